@@ -1,0 +1,23 @@
+//! The Cormorant component API.
+//!
+//! Every receiver, processor, exporter and extension crate depends on this crate and never on the
+//! `cormorant` binary. It holds the in-pipeline data model ([`pdata`]), the consumer chain that
+//! carries data and back-pressure ([`consumer`]), the component traits and factories
+//! ([`component`]), config helpers ([`config`]), self-telemetry ([`telemetry`]), and the helpers
+//! components share instead of each writing their own.
+
+pub mod component;
+pub mod config;
+pub mod consumer;
+pub mod pdata;
+mod split;
+pub mod telemetry;
+
+pub use component::{
+    ComponentConfig, ComponentError, ComponentId, ConfigError, CreateSettings, Exporter,
+    ExporterFactory, Extension, ExtensionFactory, FactoryMeta, Health, Host, Kind, Lifecycle,
+    Processor, ProcessorFactory, Receiver, ReceiverConsumers, ReceiverFactory, Stability, VERSION,
+    parse_config,
+};
+pub use consumer::{ConsumeError, Consumer, Fanout, SharedConsumer};
+pub use pdata::{Payload, Signal};

@@ -1,0 +1,1 @@
+//! Debug exporter: writes received telemetry to the log

@@ -1,0 +1,1 @@
+//! Nop exporter: accepts and discards telemetry

@@ -1,0 +1,1 @@
+//! OTLP exporters: gRPC (otlp / otlp_grpc) and HTTP (otlphttp / otlp_http)

@@ -1,0 +1,1 @@
+//! health_check extension: HTTP readiness endpoint compatible with otelcol

@@ -1,0 +1,1 @@
+//! Batch processor: groups items into larger requests by size and timeout
