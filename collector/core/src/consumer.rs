@@ -85,10 +85,32 @@ impl ConsumeError {
     }
 }
 
+/// A payload handed back by [`Consumer::consume_or_return`], with the reason it was not taken.
+#[derive(Debug)]
+pub struct Returned {
+    pub error: ConsumeError,
+    /// The payload as it was offered, so the caller can retry it later.
+    pub payload: Payload,
+}
+
 /// Anything that takes pipeline data: a processor, an exporter, a fan-out.
 #[async_trait]
 pub trait Consumer: Send + Sync + 'static {
     async fn consume(&self, payload: Payload) -> Result<(), ConsumeError>;
+
+    /// Like [`consume`](Consumer::consume), but a payload that is not taken comes back with the
+    /// error, so a caller that retries later (the batch processor) needs no copy of its own.
+    ///
+    /// The default keeps a clone for that. Consumers that refuse before taking the payload apart
+    /// (a full queue, the memory limiter) override it and return the original, which keeps the
+    /// retry path free of per-item copies.
+    async fn consume_or_return(&self, payload: Payload) -> Result<(), Returned> {
+        let copy = payload.clone();
+        self.consume(payload).await.map_err(|error| Returned {
+            error,
+            payload: copy,
+        })
+    }
 }
 
 pub type SharedConsumer = Arc<dyn Consumer>;

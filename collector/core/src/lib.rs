@@ -9,9 +9,12 @@
 pub mod component;
 pub mod config;
 pub mod consumer;
+pub mod exporterhelper;
 pub mod pdata;
+pub mod server;
 mod split;
 pub mod telemetry;
+pub mod tls;
 
 pub use component::{
     ComponentConfig, ComponentError, ComponentId, ConfigError, CreateSettings, Exporter,
@@ -19,5 +22,5 @@ pub use component::{
     Processor, ProcessorFactory, Receiver, ReceiverConsumers, ReceiverFactory, Stability, VERSION,
     parse_config,
 };
-pub use consumer::{ConsumeError, Consumer, Fanout, SharedConsumer};
+pub use consumer::{ConsumeError, Consumer, Fanout, Returned, SharedConsumer};
 pub use pdata::{Payload, Signal};

@@ -1,1 +1,68 @@
-//! OTLP receiver: gRPC and HTTP (protobuf and JSON)
+//! The `otlp` receiver: OTLP over gRPC (port 4317) and HTTP (port 4318, protobuf and JSON), with
+//! otelcol's config keys, status codes and leniency.
+//!
+//! One instance serves every pipeline that names it; each signal is only served when some
+//! pipeline takes it (gRPC answers UNIMPLEMENTED and HTTP 404 otherwise). Back-pressure from the
+//! pipeline reaches the client as a retryable status (UNAVAILABLE / 503, or RESOURCE_EXHAUSTED /
+//! 429 with a retry delay when throttled); a permanent rejection of part of a request is reported
+//! as an OTLP partial success.
+//!
+//! Not supported yet: `auth` extensions (rejected at config time), Unix-socket transports, and
+//! snappy-compressed gRPC (tonic has no snappy codec; HTTP accepts snappy).
+
+mod config;
+mod cors;
+mod grpc;
+mod http;
+mod ingest;
+pub mod json;
+mod receiver;
+
+pub use config::{
+    CorsConfig, GrpcConfig, HttpConfig, KeepaliveConfig, KeepaliveEnforcementPolicy,
+    KeepaliveServerParameters, OtlpReceiverConfig, Protocols,
+};
+pub use receiver::OtlpReceiver;
+
+use cormorant_core::config::ConfValue;
+use cormorant_core::{
+    ConfigError, CreateSettings, FactoryMeta, Receiver, ReceiverConsumers, ReceiverFactory, Signal,
+    Stability, parse_config,
+};
+use std::sync::Arc;
+
+/// The component type in config IDs.
+pub const TYPE: &str = "otlp";
+
+/// Builds `otlp` receivers.
+pub struct OtlpReceiverFactory;
+
+/// The factory the collector's registry lists.
+pub fn factory() -> Arc<dyn ReceiverFactory> {
+    Arc::new(OtlpReceiverFactory)
+}
+
+impl ReceiverFactory for OtlpReceiverFactory {
+    fn meta(&self) -> FactoryMeta {
+        FactoryMeta {
+            ty: TYPE,
+            aliases: &[],
+            signals: &Signal::ALL,
+            stability: Stability::Stable,
+        }
+    }
+
+    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
+        parse_config::<OtlpReceiverConfig>(config).map(drop)
+    }
+
+    fn create(
+        &self,
+        settings: CreateSettings,
+        config: &ConfValue,
+        consumers: ReceiverConsumers,
+    ) -> Result<Arc<dyn Receiver>, ConfigError> {
+        let config: OtlpReceiverConfig = parse_config(config)?;
+        Ok(Arc::new(OtlpReceiver::new(settings.id, config, consumers)))
+    }
+}

@@ -1,1 +1,82 @@
-fn main() {}
+//! `cormorant-loadgen`: see `cormorant-loadgen --help`.
+
+use clap::Parser;
+use cormorant_core::Signal;
+use cormorant_loadgen::cli::{Cli, Command, DecodeBenchArgs, GenerateArgs};
+use cormorant_loadgen::payload::RequestTemplate;
+use cormorant_loadgen::{decode_bench, run};
+use std::process::ExitCode;
+
+/// The collector's allocator, so the decode limit measured here is comparable with it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Exit code for arguments that parse but cannot be used (clap itself exits 2 as well).
+const USAGE_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Traces(args) => generate(Signal::Traces, args),
+        Command::Metrics(args) => generate(Signal::Metrics, args),
+        Command::Logs(args) => generate(Signal::Logs, args),
+        Command::DecodeBench(args) => bench_decode(&args),
+    }
+}
+
+fn generate(signal: Signal, args: GenerateArgs) -> ExitCode {
+    let threads = args.threads as usize;
+    let allow_failures = args.allow_failures;
+    let config = match args.into_run_config(signal) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("cormorant-loadgen: {error}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cormorant-loadgen: starting the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run::run(config)) {
+        Ok(summary) => {
+            println!("{summary}");
+            if let Some(error) = &summary.first_error {
+                eprintln!("cormorant-loadgen: first error: {error}");
+            }
+            if summary.is_clean() || allow_failures {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("cormorant-loadgen: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench_decode(args: &DecodeBenchArgs) -> ExitCode {
+    let report = RequestTemplate::build(args.signal, &args.payload.spec())
+        .map_err(|e| e.to_string())
+        .and_then(|template| {
+            decode_bench::run(&template, args.bench_duration).map_err(|e| e.to_string())
+        });
+    match report {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("cormorant-loadgen: decode bench: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! What every network receiver needs, whatever protocol it speaks: a listener with TLS and
+//! graceful shutdown ([`listener`]), request bodies read under a size limit and decompressed
+//! under it ([`body`]), and pipeline errors turned into gRPC and HTTP answers ([`status`]).
+
+pub mod body;
+pub mod listener;
+pub mod status;
+
+pub use body::{AcceptedEncodings, BodyError, ContentEncoding, decompress, read_limited};
+pub use listener::{RunningServer, ServeOptions, bind, serve};
+pub use status::{ErrorReply, http_status_for};

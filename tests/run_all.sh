@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The whole test suite, exactly as CI runs it (`.ci/run` calls this script):
+# installs what the tests need, then format check, clippy, build, unit and integration tests,
+# and the end-to-end tests that drive the built `cormorant` binary with the OpenTelemetry
+# Python SDK. Safe to run again: every install step is skipped when already done.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="tests/.venv"
+REQUIREMENTS="tests/requirements.txt"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+apt_updated=0
+# Installs Debian packages that are missing, running `apt-get update` at most once.
+ensure_debian_packages() {
+    local missing=()
+    local package
+    for package in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$package")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "missing packages ${missing[*]} and no apt-get to install them" >&2
+        exit 1
+    fi
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo=(sudo)
+    fi
+    if [ "$apt_updated" -eq 0 ]; then
+        "${sudo[@]}" apt-get update -qq
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+step "toolchain"
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+cargo --version
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        rustup component add "$component"
+    fi
+done
+# zstd-sys and ring compile C code.
+if ! command -v cc >/dev/null 2>&1; then
+    ensure_debian_packages build-essential
+fi
+# Only a crate that generates code from .proto files at build time needs protoc.
+if ! command -v protoc >/dev/null 2>&1 \
+    && grep -rqsE 'tonic_build|tonic_prost_build|prost_build' --include=build.rs \
+        --exclude-dir=target --exclude-dir=.venv .; then
+    ensure_debian_packages protobuf-compiler
+fi
+
+step "python test environment ($VENV)"
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    ensure_debian_packages python3-venv
+    PYTHON=/usr/bin/python3
+fi
+if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    # Missing, or left behind by an interpreter that is gone: start afresh.
+    "$PYTHON" -m venv --clear "$VENV"
+fi
+# Reinstall only when the requirements changed since the last successful install.
+stamp="$VENV/.requirements.sha256"
+wanted="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQUIREMENTS"
+    echo "$wanted" >"$stamp"
+fi
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "end-to-end tests (pytest tests/e2e)"
+export CORMORANT_BIN="$ROOT/target/debug/cormorant"
+status=0
+"$VENV/bin/python" -m pytest tests/e2e -v || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: treating that as a failure" >&2
+    exit 1
+fi
+exit "$status"

@@ -1,0 +1,14 @@
+//! Cormorant's load generator: synthetic OTLP traces, metrics and logs over gRPC or HTTP,
+//! cheap enough per request to share a small machine with the collector it measures.
+//!
+//! [`payload`] builds each request once and refreshes ids and timestamps in place,
+//! [`schedule`] paces requests across workers, [`transport`] sends them and applies the OTLP
+//! retry rules, [`run`] ties these together, and [`decode_bench`] measures the per-core
+//! prost decode limit of the same payload.
+
+pub mod cli;
+pub mod decode_bench;
+pub mod payload;
+pub mod run;
+pub mod schedule;
+pub mod transport;

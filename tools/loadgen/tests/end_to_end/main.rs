@@ -1,0 +1,7 @@
+//! End-to-end tests: the `cormorant-loadgen` binary against real OTLP servers on 127.0.0.1.
+
+mod cli;
+mod grpc;
+mod http;
+mod support;
+mod tls;
