@@ -132,10 +132,8 @@ fn print_config(
         Ok(r) => r,
         Err(errors) => return report(&errors),
     };
-    if validate {
-        if let Err(errors) = service::config::validate(&resolved.value, registry) {
-            return report(&errors);
-        }
+    if validate && let Err(errors) = service::config::validate(&resolved.value, registry) {
+        return report(&errors);
     }
     let value: ConfValue = match mode {
         PrintMode::Redacted => cormorant_confmap::redact(&resolved.value),
@@ -184,11 +182,11 @@ async fn serve(
         .metrics
         .listen_address()
         .expect("validated");
-    if let Some(address) = &metrics_address {
-        if let Err(e) = self_telemetry::serve_metrics(address).await {
-            tracing::error!("service::telemetry::metrics: cannot listen on {address}: {e}");
-            return ExitCode::FAILURE;
-        }
+    if let Some(address) = &metrics_address
+        && let Err(e) = self_telemetry::serve_metrics(address).await
+    {
+        tracing::error!("service::telemetry::metrics: cannot listen on {address}: {e}");
+        return ExitCode::FAILURE;
     }
     let service = match Service::build(&config, registry) {
         Ok(s) => s,

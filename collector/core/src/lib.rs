@@ -3,13 +3,15 @@
 //! Every receiver, processor, exporter and extension crate depends on this crate and never on the
 //! `cormorant` binary. It holds the in-pipeline data model ([`pdata`]), the consumer chain that
 //! carries data and back-pressure ([`consumer`]), the component traits and factories
-//! ([`component`]), config helpers ([`config`]), self-telemetry ([`telemetry`]), and the helpers
-//! components share instead of each writing their own.
+//! ([`component`]) with the typed adapters components build their factories from ([`factory`]),
+//! config helpers ([`config`]), self-telemetry ([`telemetry`]), and the helpers components share
+//! instead of each writing their own.
 
 pub mod component;
 pub mod config;
 pub mod consumer;
 pub mod exporterhelper;
+pub mod factory;
 pub mod pdata;
 pub mod server;
 mod split;
@@ -23,4 +25,5 @@ pub use component::{
     parse_config,
 };
 pub use consumer::{ConsumeError, Consumer, Fanout, Returned, SharedConsumer};
+pub use factory::{exporter_factory, extension_factory, processor_factory, receiver_factory};
 pub use pdata::{Payload, Signal};

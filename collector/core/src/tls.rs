@@ -29,6 +29,9 @@ pub type PemIdentity = (Vec<u8>, Vec<u8>);
 /// A parsed certificate chain and its private key.
 type Identity = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
+/// PEM bytes and where they came from.
+type PemSource = (Vec<u8>, PemOrigin);
+
 /// ALPN protocols an HTTP server offers when it serves both HTTP/2 (and so gRPC) and HTTP/1.1.
 pub const ALPN_H2_HTTP11: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
@@ -163,18 +166,6 @@ pub struct TlsClientSetting {
     pub reload_interval: Option<Duration>,
 }
 
-/// The settings both sides share, borrowed so the loading code is written once.
-struct Common<'a> {
-    cert_file: &'a Option<PathBuf>,
-    cert_pem: &'a Option<String>,
-    key_file: &'a Option<PathBuf>,
-    key_pem: &'a Option<String>,
-    min_version: &'a Option<String>,
-    max_version: &'a Option<String>,
-    cipher_suites: &'a [String],
-    curve_preferences: &'a [String],
-}
-
 impl TlsServerSetting {
     /// A server config offering HTTP/2 and HTTP/1.1 through ALPN, ready for a shared listener.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, TlsError> {
@@ -184,13 +175,19 @@ impl TlsServerSetting {
     /// A server config offering exactly `alpn` (empty: no ALPN), for callers that need other
     /// protocols or want to adjust the config further.
     pub fn build_server_config(&self, alpn: &[&[u8]]) -> Result<ServerConfig, TlsError> {
-        let common = self.common();
-        let provider = Arc::new(common.provider()?);
-        let versions = common.versions()?;
+        let provider = crypto_provider(&self.cipher_suites, &self.curve_preferences)?;
+        let versions = protocol_versions(self.min_version.as_deref(), self.max_version.as_deref())?;
         if self.ca_file.is_some() || self.ca_pem.is_some() {
             load_roots(&self.ca_file, &self.ca_pem, "ca")?;
         }
-        let (certs, key) = common.identity()?.ok_or(TlsError::ServerWithoutCert)?;
+        let (cert, key) = identity_sources(
+            &self.cert_file,
+            &self.cert_pem,
+            &self.key_file,
+            &self.key_pem,
+        )?
+        .ok_or(TlsError::ServerWithoutCert)?;
+        let (certs, key) = parse_identity(cert, key)?;
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)?;
         let builder = match &self.client_ca_file {
@@ -207,19 +204,6 @@ impl TlsServerSetting {
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(config)
     }
-
-    fn common(&self) -> Common<'_> {
-        Common {
-            cert_file: &self.cert_file,
-            cert_pem: &self.cert_pem,
-            key_file: &self.key_file,
-            key_pem: &self.key_pem,
-            min_version: &self.min_version,
-            max_version: &self.max_version,
-            cipher_suites: &self.cipher_suites,
-            curve_preferences: &self.curve_preferences,
-        }
-    }
 }
 
 impl TlsClientSetting {
@@ -232,13 +216,9 @@ impl TlsClientSetting {
     /// The client certificate chain and key as PEM bytes `(cert, key)`, for clients such as tonic's
     /// `Identity::from_pem`. `None` when no client certificate is configured.
     pub fn identity_pem_bytes(&self) -> Result<Option<PemIdentity>, TlsError> {
-        let cert = read_pem_source(&self.cert_file, &self.cert_pem, "cert")?;
-        let key = read_pem_source(&self.key_file, &self.key_pem, "key")?;
-        match (cert, key) {
-            (Some(cert), Some(key)) => Ok(Some((cert, key))),
-            (None, None) => Ok(None),
-            _ => Err(TlsError::CertWithoutKey),
-        }
+        Ok(self
+            .identity_sources()?
+            .map(|((cert, _), (key, _))| (cert, key)))
     }
 
     /// A client config without ALPN: HTTP/1.1 clients can use it as is.
@@ -253,9 +233,8 @@ impl TlsClientSetting {
     /// none (minimal containers). `insecure_skip_verify` accepts any certificate but still checks
     /// handshake signatures, so the session is encrypted to whoever answered.
     pub fn build_client_config(&self, alpn: &[&[u8]]) -> Result<ClientConfig, TlsError> {
-        let common = self.common();
-        let provider = Arc::new(common.provider()?);
-        let versions = common.versions()?;
+        let provider = crypto_provider(&self.cipher_suites, &self.curve_preferences)?;
+        let versions = protocol_versions(self.min_version.as_deref(), self.max_version.as_deref())?;
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&versions)?;
         let builder = if self.insecure_skip_verify {
@@ -267,8 +246,11 @@ impl TlsClientSetting {
         } else {
             builder.with_root_certificates(self.root_store()?)
         };
-        let mut config = match common.identity()? {
-            Some((certs, key)) => builder.with_client_auth_cert(certs, key)?,
+        let mut config = match self.identity_sources()? {
+            Some((cert, key)) => {
+                let (certs, key) = parse_identity(cert, key)?;
+                builder.with_client_auth_cert(certs, key)?
+            }
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -288,106 +270,117 @@ impl TlsClientSetting {
         Ok(roots)
     }
 
-    fn common(&self) -> Common<'_> {
-        Common {
-            cert_file: &self.cert_file,
-            cert_pem: &self.cert_pem,
-            key_file: &self.key_file,
-            key_pem: &self.key_pem,
-            min_version: &self.min_version,
-            max_version: &self.max_version,
-            cipher_suites: &self.cipher_suites,
-            curve_preferences: &self.curve_preferences,
-        }
+    fn identity_sources(&self) -> Result<Option<(PemSource, PemSource)>, TlsError> {
+        identity_sources(
+            &self.cert_file,
+            &self.cert_pem,
+            &self.key_file,
+            &self.key_pem,
+        )
     }
 }
 
-impl Common<'_> {
-    /// The ring provider, narrowed to the configured cipher suites and curves.
-    fn provider(&self) -> Result<CryptoProvider, TlsError> {
-        let mut provider = rustls::crypto::ring::default_provider();
-        if !self.cipher_suites.is_empty() {
-            let mut chosen = Vec::with_capacity(self.cipher_suites.len());
-            for name in self.cipher_suites {
-                let suite = provider
-                    .cipher_suites
-                    .iter()
-                    .find(|s| suite_is_named(s, name))
-                    .ok_or_else(|| TlsError::CipherSuite(name.clone()))?;
-                chosen.push(*suite);
-            }
-            // Go applies `cipher_suites` to TLS 1.2 only; keep TLS 1.3 usable unless it was narrowed.
-            if !chosen.iter().any(is_tls13) {
-                chosen.extend(provider.cipher_suites.iter().filter(|s| is_tls13(s)));
-            }
-            provider.cipher_suites = chosen;
+/// The ring provider, narrowed to the configured cipher suites and curves; in an `Arc` because
+/// the config builder and the certificate verifiers share it.
+fn crypto_provider(
+    cipher_suites: &[String],
+    curve_preferences: &[String],
+) -> Result<Arc<CryptoProvider>, TlsError> {
+    let mut provider = rustls::crypto::ring::default_provider();
+    if !cipher_suites.is_empty() {
+        let mut chosen = Vec::with_capacity(cipher_suites.len());
+        for name in cipher_suites {
+            let suite = provider
+                .cipher_suites
+                .iter()
+                .find(|s| suite_is_named(s, name))
+                .ok_or_else(|| TlsError::CipherSuite(name.clone()))?;
+            chosen.push(*suite);
         }
-        if !self.curve_preferences.is_empty() {
-            let mut chosen = Vec::with_capacity(self.curve_preferences.len());
-            for name in self.curve_preferences {
-                let group = match name.as_str() {
-                    "X25519" => NamedGroup::X25519,
-                    "P256" | "P-256" => NamedGroup::secp256r1,
-                    "P384" | "P-384" => NamedGroup::secp384r1,
-                    _ => return Err(TlsError::Curve(name.clone())),
-                };
-                let kx = provider
-                    .kx_groups
-                    .iter()
-                    .find(|g| g.name() == group)
-                    .ok_or_else(|| TlsError::Curve(name.clone()))?;
-                chosen.push(*kx);
-            }
-            provider.kx_groups = chosen;
+        // Go applies `cipher_suites` to TLS 1.2 only; keep TLS 1.3 usable unless it was narrowed.
+        if !chosen.iter().any(is_tls13) {
+            chosen.extend(provider.cipher_suites.iter().filter(|s| is_tls13(s)));
         }
-        Ok(provider)
+        provider.cipher_suites = chosen;
     }
+    if !curve_preferences.is_empty() {
+        let mut chosen = Vec::with_capacity(curve_preferences.len());
+        for name in curve_preferences {
+            let group = match name.as_str() {
+                "X25519" => NamedGroup::X25519,
+                "P256" | "P-256" => NamedGroup::secp256r1,
+                "P384" | "P-384" => NamedGroup::secp384r1,
+                _ => return Err(TlsError::Curve(name.clone())),
+            };
+            let kx = provider
+                .kx_groups
+                .iter()
+                .find(|g| g.name() == group)
+                .ok_or_else(|| TlsError::Curve(name.clone()))?;
+            chosen.push(*kx);
+        }
+        provider.kx_groups = chosen;
+    }
+    Ok(Arc::new(provider))
+}
 
-    /// The protocol versions between `min_version` (default 1.2) and `max_version` (default 1.3).
-    fn versions(&self) -> Result<Vec<&'static SupportedProtocolVersion>, TlsError> {
-        let min = parse_version(self.min_version.as_deref(), 2)?;
-        let max = parse_version(self.max_version.as_deref(), 3)?;
-        if min > max {
-            return Err(TlsError::VersionRange {
-                min: format!("1.{min}"),
-                max: format!("1.{max}"),
-            });
-        }
-        let mut versions = Vec::with_capacity(2);
-        if min <= 3 && max >= 3 {
-            versions.push(&rustls::version::TLS13);
-        }
-        if min <= 2 {
-            versions.push(&rustls::version::TLS12);
-        }
-        Ok(versions)
+/// The protocol versions between `min_version` (default 1.2) and `max_version` (default 1.3).
+fn protocol_versions(
+    min_version: Option<&str>,
+    max_version: Option<&str>,
+) -> Result<Vec<&'static SupportedProtocolVersion>, TlsError> {
+    let min = parse_version(min_version, 2)?;
+    let max = parse_version(max_version, 3)?;
+    if min > max {
+        return Err(TlsError::VersionRange {
+            min: format!("1.{min}"),
+            max: format!("1.{max}"),
+        });
     }
+    let mut versions = Vec::with_capacity(2);
+    if min <= 3 && max >= 3 {
+        versions.push(&rustls::version::TLS13);
+    }
+    if min <= 2 {
+        versions.push(&rustls::version::TLS12);
+    }
+    Ok(versions)
+}
 
-    /// The certificate chain and key, if configured; one without the other is an error.
-    fn identity(&self) -> Result<Option<Identity>, TlsError> {
-        let cert = pem_source(self.cert_file, self.cert_pem, "cert")?;
-        let key = pem_source(self.key_file, self.key_pem, "key")?;
-        let (cert, key) = match (cert, key) {
-            (Some(cert), Some(key)) => (cert, key),
-            (None, None) => return Ok(None),
-            _ => return Err(TlsError::CertWithoutKey),
-        };
-        let (cert_bytes, cert_origin) = cert;
-        let (key_bytes, key_origin) = key;
-        let certs = parse_certificates(&cert_bytes, &cert_origin, "certificate")?;
-        let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| match e {
-            rustls::pki_types::pem::Error::NoItemsFound => TlsError::Empty {
-                what: "private key",
-                origin: key_origin.clone(),
-            },
-            other => TlsError::Pem {
-                what: "private key",
-                origin: key_origin.clone(),
-                message: other.to_string(),
-            },
-        })?;
-        Ok(Some((certs, key)))
+/// The certificate chain and key as PEM, if configured; one without the other is an error.
+fn identity_sources(
+    cert_file: &Option<PathBuf>,
+    cert_pem: &Option<String>,
+    key_file: &Option<PathBuf>,
+    key_pem: &Option<String>,
+) -> Result<Option<(PemSource, PemSource)>, TlsError> {
+    let cert = pem_source(cert_file, cert_pem, "cert")?;
+    let key = pem_source(key_file, key_pem, "key")?;
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Some((cert, key))),
+        (None, None) => Ok(None),
+        _ => Err(TlsError::CertWithoutKey),
     }
+}
+
+/// Parses the certificate chain and private key found by [`identity_sources`].
+fn parse_identity(
+    (cert_bytes, cert_origin): PemSource,
+    (key_bytes, key_origin): PemSource,
+) -> Result<Identity, TlsError> {
+    let certs = parse_certificates(&cert_bytes, &cert_origin, "certificate")?;
+    let key = PrivateKeyDer::from_pem_slice(&key_bytes).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => TlsError::Empty {
+            what: "private key",
+            origin: key_origin.clone(),
+        },
+        other => TlsError::Pem {
+            what: "private key",
+            origin: key_origin.clone(),
+            message: other.to_string(),
+        },
+    })?;
+    Ok((certs, key))
 }
 
 /// Matches rustls' names and the IANA/Go spelling of TLS 1.3 suites (`TLS_AES_128_GCM_SHA256`).
@@ -417,7 +410,7 @@ fn pem_source(
     file: &Option<PathBuf>,
     inline: &Option<String>,
     what: &'static str,
-) -> Result<Option<(Vec<u8>, PemOrigin)>, TlsError> {
+) -> Result<Option<PemSource>, TlsError> {
     match (file, inline) {
         (Some(_), Some(_)) => Err(TlsError::BothFileAndPem { what }),
         (Some(path), None) => {

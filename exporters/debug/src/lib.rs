@@ -6,10 +6,9 @@ mod sampler;
 pub mod text;
 
 use async_trait::async_trait;
-use cormorant_confmap::ConfValue;
 use cormorant_core::{
-    ComponentConfig, ConfigError, ConsumeError, Consumer, CreateSettings, Exporter,
-    ExporterFactory, FactoryMeta, Lifecycle, Payload, Returned, Signal, Stability, parse_config,
+    ComponentConfig, ConsumeError, Consumer, Exporter, ExporterFactory, FactoryMeta, Lifecycle,
+    Payload, Returned, Signal, Stability, exporter_factory,
 };
 use sampler::Sampler;
 use serde::Deserialize;
@@ -102,41 +101,17 @@ impl Lifecycle for DebugExporter {}
 
 impl Exporter for DebugExporter {}
 
-struct DebugFactory;
-
-impl ExporterFactory for DebugFactory {
-    fn meta(&self) -> FactoryMeta {
-        FactoryMeta {
-            ty: "debug",
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Development,
-        }
-    }
-
-    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
-        parse_config::<DebugExporterConfig>(config).map(drop)
-    }
-
-    fn create(
-        &self,
-        settings: CreateSettings,
-        config: &ConfValue,
-        _signal: Signal,
-    ) -> Result<Arc<dyn Exporter>, ConfigError> {
-        let config: DebugExporterConfig = parse_config(config)?;
+/// The `debug` exporter factory.
+pub fn factory() -> Arc<dyn ExporterFactory> {
+    let meta = FactoryMeta::new("debug", &Signal::ALL, Stability::Development);
+    exporter_factory(meta, |settings, config: DebugExporterConfig, _signal| {
         Ok(Arc::new(DebugExporter {
             id: settings.id.to_string(),
             verbosity: config.verbosity,
             use_internal_logger: config.use_internal_logger,
             sampler: Sampler::new(config.sampling_initial, config.sampling_thereafter),
         }))
-    }
-}
-
-/// The `debug` exporter factory.
-pub fn factory() -> Arc<dyn ExporterFactory> {
-    Arc::new(DebugFactory)
+    })
 }
 
 #[cfg(test)]
@@ -144,6 +119,7 @@ mod tests {
     use super::*;
     use cormorant_confmap::parse_yaml;
     use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
+    use cormorant_core::{ConfigError, CreateSettings, parse_config};
 
     fn parse(yaml: &str) -> Result<DebugExporterConfig, ConfigError> {
         parse_config(&parse_yaml(yaml).unwrap())

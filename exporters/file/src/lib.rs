@@ -19,12 +19,10 @@ pub use encode::{EncodeError, Encoder};
 pub use sink::SinkError;
 
 use async_trait::async_trait;
-use cormorant_core::config::ConfValue;
 use cormorant_core::telemetry::ExporterTelemetry;
 use cormorant_core::{
-    ComponentError, ComponentId, ConfigError, ConsumeError, Consumer, CreateSettings, Exporter,
-    ExporterFactory, FactoryMeta, Host, Lifecycle, Payload, Returned, Signal, Stability,
-    parse_config,
+    ComponentError, ComponentId, ConsumeError, Consumer, Exporter, ExporterFactory, FactoryMeta,
+    Host, Lifecycle, Payload, Returned, Signal, Stability, exporter_factory,
 };
 use sink::FileSink;
 use std::collections::HashMap;
@@ -35,16 +33,27 @@ pub const TYPE: &str = "file";
 
 /// The factory registered in the collector's component registry.
 pub fn factory() -> Arc<dyn ExporterFactory> {
-    Arc::new(FileExporterFactory::default())
+    let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Alpha);
+    let sinks = SinksById::default();
+    exporter_factory(meta, move |settings, config: FileExporterConfig, signal| {
+        let encoder = Encoder::new(config.format, config.compression);
+        Ok(Arc::new(FileExporter {
+            id: settings.id.clone(),
+            encoder,
+            sink: sinks.sink_for(&settings.id, config),
+            telemetry: ExporterTelemetry::new(&settings.id, signal),
+        }))
+    })
 }
 
-/// Creates `file` exporters, handing every signal of one exporter ID the same [`FileSink`].
+/// The factory's memory of the sinks it made, so every signal of one exporter ID gets the same
+/// [`FileSink`] (one file, one writer task).
 #[derive(Default)]
-pub struct FileExporterFactory {
+struct SinksById {
     sinks: Mutex<HashMap<ComponentId, Weak<FileSink>>>,
 }
 
-impl FileExporterFactory {
+impl SinksById {
     /// The live sink of `id` when it was made for the same settings, or a new one.
     fn sink_for(&self, id: &ComponentId, config: FileExporterConfig) -> Arc<FileSink> {
         let mut sinks = self.sinks.lock().expect("file exporter sinks lock");
@@ -57,37 +66,6 @@ impl FileExporterFactory {
         let sink = Arc::new(FileSink::new(config));
         sinks.insert(id.clone(), Arc::downgrade(&sink));
         sink
-    }
-}
-
-impl ExporterFactory for FileExporterFactory {
-    fn meta(&self) -> FactoryMeta {
-        FactoryMeta {
-            ty: TYPE,
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Alpha,
-        }
-    }
-
-    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
-        parse_config::<FileExporterConfig>(config).map(drop)
-    }
-
-    fn create(
-        &self,
-        settings: CreateSettings,
-        config: &ConfValue,
-        signal: Signal,
-    ) -> Result<Arc<dyn Exporter>, ConfigError> {
-        let config: FileExporterConfig = parse_config(config)?;
-        let encoder = Encoder::new(config.format, config.compression);
-        Ok(Arc::new(FileExporter {
-            id: settings.id.clone(),
-            encoder,
-            sink: self.sink_for(&settings.id, config),
-            telemetry: ExporterTelemetry::new(&settings.id, signal),
-        }))
     }
 }
 

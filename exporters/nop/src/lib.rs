@@ -4,10 +4,9 @@
 //! the collector without a destination. Like otelcol's, it reports nothing as sent: nothing is.
 
 use async_trait::async_trait;
-use cormorant_confmap::ConfValue;
 use cormorant_core::{
-    ComponentConfig, ConfigError, ConsumeError, Consumer, CreateSettings, Exporter,
-    ExporterFactory, FactoryMeta, Lifecycle, Payload, Returned, Signal, Stability, parse_config,
+    ComponentConfig, ConsumeError, Consumer, Exporter, ExporterFactory, FactoryMeta, Lifecycle,
+    Payload, Returned, Signal, Stability, exporter_factory,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -37,42 +36,19 @@ impl Lifecycle for NopExporter {}
 
 impl Exporter for NopExporter {}
 
-struct NopFactory;
-
-impl ExporterFactory for NopFactory {
-    fn meta(&self) -> FactoryMeta {
-        FactoryMeta {
-            ty: "nop",
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Stable,
-        }
-    }
-
-    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
-        parse_config::<NopConfig>(config).map(drop)
-    }
-
-    fn create(
-        &self,
-        _settings: CreateSettings,
-        config: &ConfValue,
-        _signal: Signal,
-    ) -> Result<Arc<dyn Exporter>, ConfigError> {
-        self.validate(config)?;
-        Ok(Arc::new(NopExporter))
-    }
-}
-
 /// The `nop` exporter factory.
 pub fn factory() -> Arc<dyn ExporterFactory> {
-    Arc::new(NopFactory)
+    let meta = FactoryMeta::new("nop", &Signal::ALL, Stability::Stable);
+    exporter_factory(meta, |_settings, _config: NopConfig, _signal| {
+        Ok(Arc::new(NopExporter))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cormorant_core::ComponentId;
+    use cormorant_confmap::ConfValue;
+    use cormorant_core::{ComponentId, CreateSettings};
 
     #[tokio::test]
     async fn accepts_everything_and_takes_no_settings() {

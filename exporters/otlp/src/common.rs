@@ -1,8 +1,9 @@
-//! Settings and plumbing both OTLP exporters share: compression names, custom headers, the TLS
-//! connector, the User-Agent, and the partial-success reading of a response.
+//! Settings and plumbing both OTLP exporters share: compression names, custom headers, the checks
+//! of the keys both configs have, the TLS connector, the User-Agent, and the partial-success
+//! reading of a response.
 
 use cormorant_core::ConfigError;
-use cormorant_core::exporterhelper::SendOutcome;
+use cormorant_core::exporterhelper::{QueueSetting, RetrySetting, SendOutcome};
 use cormorant_core::tls::TlsClientSetting;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use hyper_rustls::{FixedServerNameResolver, HttpsConnector};
@@ -10,6 +11,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use indexmap::IndexMap;
 use rustls::pki_types::ServerName;
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use std::fmt;
 
 /// `Cormorant/<version>`, sent as User-Agent so destinations can tell who is sending.
@@ -26,6 +28,12 @@ pub enum Compression {
     Gzip,
     Zstd,
     Deflate,
+}
+
+/// Requests are gzip-compressed when `compression` is not set, over either transport, as
+/// otelcol's OTLP exporters do.
+pub(crate) fn default_compression() -> Compression {
+    Compression::Gzip
 }
 
 impl TryFrom<String> for Compression {
@@ -75,7 +83,7 @@ pub(crate) fn header_map(headers: &IndexMap<String, String>) -> Result<HeaderMap
 
 /// The `auth` key names an authenticator extension, which Cormorant does not have yet; refusing
 /// it is safer than sending unauthenticated data.
-pub(crate) fn reject_auth<T>(auth: &Option<T>) -> Result<(), ConfigError> {
+fn reject_auth<T>(auth: &Option<T>) -> Result<(), ConfigError> {
     match auth {
         Some(_) => Err(ConfigError::Invalid(
             "auth: authenticator extensions are not supported yet; set the credentials in `headers`"
@@ -83,6 +91,20 @@ pub(crate) fn reject_auth<T>(auth: &Option<T>) -> Result<(), ConfigError> {
         )),
         None => Ok(()),
     }
+}
+
+/// Checks the keys both exporters' configs share beside their transport's own, so `otlp_grpc` and
+/// `otlp_http` accept and refuse them alike.
+pub(crate) fn validate_shared_keys(
+    headers: &IndexMap<String, String>,
+    auth: &Option<IgnoredAny>,
+    retry_on_failure: &RetrySetting,
+    sending_queue: &QueueSetting,
+) -> Result<(), ConfigError> {
+    header_map(headers)?;
+    reject_auth(auth)?;
+    retry_on_failure.validate()?;
+    sending_queue.validate()
 }
 
 /// A connector that speaks TLS (rustls, configured from the `tls` block) to `https` URIs and

@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 /// The `otlp_grpc` factory (also answers to `otlp`).
 pub fn grpc_factory() -> Arc<dyn ExporterFactory> {
-    Arc::new(grpc::GrpcFactory)
+    grpc::factory()
 }
 
 /// The `otlp_http` factory (also answers to `otlphttp`).
 pub fn http_factory() -> Arc<dyn ExporterFactory> {
-    Arc::new(http::HttpFactory)
+    http::factory()
 }

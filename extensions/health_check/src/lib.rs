@@ -12,43 +12,16 @@ mod status;
 pub use config::{CheckCollectorPipeline, HealthCheckConfig, ResponseBody};
 pub use server::HealthCheckExtension;
 
-use cormorant_core::config::ConfValue;
-use cormorant_core::{
-    ConfigError, CreateSettings, Extension, ExtensionFactory, FactoryMeta, Stability, parse_config,
-};
+use cormorant_core::{ExtensionFactory, FactoryMeta, Stability, extension_factory};
 use std::sync::Arc;
 
 /// The component type in config IDs.
 pub const TYPE: &str = "health_check";
 
-/// Builds `health_check` extensions.
-pub struct HealthCheckFactory;
-
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ExtensionFactory> {
-    Arc::new(HealthCheckFactory)
-}
-
-impl ExtensionFactory for HealthCheckFactory {
-    fn meta(&self) -> FactoryMeta {
-        FactoryMeta {
-            ty: TYPE,
-            aliases: &[],
-            signals: &[],
-            stability: Stability::Beta,
-        }
-    }
-
-    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
-        parse_config::<HealthCheckConfig>(config).map(drop)
-    }
-
-    fn create(
-        &self,
-        settings: CreateSettings,
-        config: &ConfValue,
-    ) -> Result<Arc<dyn Extension>, ConfigError> {
-        let config: HealthCheckConfig = parse_config(config)?;
+    let meta = FactoryMeta::new(TYPE, &[], Stability::Beta);
+    extension_factory(meta, |settings, config: HealthCheckConfig| {
         Ok(Arc::new(HealthCheckExtension::new(settings.id, config)))
-    }
+    })
 }

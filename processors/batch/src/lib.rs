@@ -13,51 +13,21 @@ mod telemetry;
 pub use config::BatchConfig;
 pub use processor::BatchProcessor;
 
-use cormorant_core::config::ConfValue;
-use cormorant_core::{
-    ConfigError, CreateSettings, FactoryMeta, Processor, ProcessorFactory, SharedConsumer, Signal,
-    Stability, parse_config,
-};
+use cormorant_core::{FactoryMeta, ProcessorFactory, Signal, Stability, processor_factory};
 use std::sync::Arc;
 
 /// The component type in config IDs.
 pub const TYPE: &str = "batch";
 
-/// Builds `batch` processors.
-pub struct BatchProcessorFactory;
-
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ProcessorFactory> {
-    Arc::new(BatchProcessorFactory)
-}
-
-impl ProcessorFactory for BatchProcessorFactory {
-    fn meta(&self) -> FactoryMeta {
-        FactoryMeta {
-            ty: TYPE,
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Beta,
-        }
-    }
-
-    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
-        parse_config::<BatchConfig>(config).map(drop)
-    }
-
-    fn create(
-        &self,
-        settings: CreateSettings,
-        config: &ConfValue,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, ConfigError> {
-        let config: BatchConfig = parse_config(config)?;
+    let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Beta);
+    processor_factory(meta, |settings, config: BatchConfig, signal, next| {
         Ok(Arc::new(BatchProcessor::new(
             settings.id,
             signal,
             &config,
             next,
         )))
-    }
+    })
 }

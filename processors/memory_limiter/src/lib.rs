@@ -17,51 +17,20 @@ pub use config::{Limits, MemoryLimiterConfig};
 pub use memory::{MemoryUsage, ProcessRss, SystemMemory};
 pub use processor::{MemoryLimiterProcessor, REFUSED_MESSAGE};
 
-use cormorant_core::config::ConfValue;
-use cormorant_core::{
-    ConfigError, CreateSettings, FactoryMeta, Processor, ProcessorFactory, SharedConsumer, Signal,
-    Stability, parse_config,
-};
+use cormorant_core::{FactoryMeta, ProcessorFactory, Signal, Stability, processor_factory};
 use std::sync::Arc;
 
 /// The component type in config IDs.
 pub const TYPE: &str = "memory_limiter";
 
-/// Builds `memory_limiter` processors.
-pub struct MemoryLimiterFactory;
-
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ProcessorFactory> {
-    Arc::new(MemoryLimiterFactory)
-}
-
-impl ProcessorFactory for MemoryLimiterFactory {
-    fn meta(&self) -> FactoryMeta {
-        FactoryMeta {
-            ty: TYPE,
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Beta,
-        }
-    }
-
-    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
-        parse_config::<MemoryLimiterConfig>(config).map(drop)
-    }
-
-    fn create(
-        &self,
-        settings: CreateSettings,
-        config: &ConfValue,
-        signal: Signal,
-        next: SharedConsumer,
-    ) -> Result<Arc<dyn Processor>, ConfigError> {
-        let config: MemoryLimiterConfig = parse_config(config)?;
-        Ok(Arc::new(MemoryLimiterProcessor::new(
-            settings.id,
-            signal,
-            config,
-            next,
-        )?))
-    }
+    let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Beta);
+    processor_factory(
+        meta,
+        |settings, config: MemoryLimiterConfig, signal, next| {
+            let processor = MemoryLimiterProcessor::new(settings.id, signal, config, next)?;
+            Ok(Arc::new(processor))
+        },
+    )
 }

@@ -24,45 +24,16 @@ pub use config::{
 };
 pub use receiver::OtlpReceiver;
 
-use cormorant_core::config::ConfValue;
-use cormorant_core::{
-    ConfigError, CreateSettings, FactoryMeta, Receiver, ReceiverConsumers, ReceiverFactory, Signal,
-    Stability, parse_config,
-};
+use cormorant_core::{FactoryMeta, ReceiverFactory, Signal, Stability, receiver_factory};
 use std::sync::Arc;
 
 /// The component type in config IDs.
 pub const TYPE: &str = "otlp";
 
-/// Builds `otlp` receivers.
-pub struct OtlpReceiverFactory;
-
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ReceiverFactory> {
-    Arc::new(OtlpReceiverFactory)
-}
-
-impl ReceiverFactory for OtlpReceiverFactory {
-    fn meta(&self) -> FactoryMeta {
-        FactoryMeta {
-            ty: TYPE,
-            aliases: &[],
-            signals: &Signal::ALL,
-            stability: Stability::Stable,
-        }
-    }
-
-    fn validate(&self, config: &ConfValue) -> Result<(), ConfigError> {
-        parse_config::<OtlpReceiverConfig>(config).map(drop)
-    }
-
-    fn create(
-        &self,
-        settings: CreateSettings,
-        config: &ConfValue,
-        consumers: ReceiverConsumers,
-    ) -> Result<Arc<dyn Receiver>, ConfigError> {
-        let config: OtlpReceiverConfig = parse_config(config)?;
+    let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Stable);
+    receiver_factory(meta, |settings, config: OtlpReceiverConfig, consumers| {
         Ok(Arc::new(OtlpReceiver::new(settings.id, config, consumers)))
-    }
+    })
 }

@@ -3,8 +3,8 @@
 use super::{Out, resource_line, scope_name, timestamp};
 use cormorant_core::pdata::common::KeyValue;
 use cormorant_core::pdata::metrics::{
-    AggregationTemporality, ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint,
-    ResourceMetrics, SummaryDataPoint, metric::Data, number_data_point,
+    AggregationTemporality, ExponentialHistogramDataPoint, Gauge, HistogramDataPoint,
+    NumberDataPoint, ResourceMetrics, Sum, SummaryDataPoint, metric::Data, number_data_point,
 };
 
 pub(super) fn metric_count(resources: &[ResourceMetrics]) -> usize {
@@ -50,13 +50,9 @@ pub(super) fn normal(resources: &[ResourceMetrics]) -> String {
             for metric in &scope.metrics {
                 let name = &metric.name;
                 let lines: Vec<String> = match &metric.data {
-                    Some(Data::Gauge(g)) => g
-                        .data_points
-                        .iter()
-                        .map(|p| format!("{name}{} {}", labels(&p.attributes), number(p)))
-                        .collect(),
-                    Some(Data::Sum(s)) => s
-                        .data_points
+                    Some(
+                        Data::Gauge(Gauge { data_points, .. }) | Data::Sum(Sum { data_points, .. }),
+                    ) => data_points
                         .iter()
                         .map(|p| format!("{name}{} {}", labels(&p.attributes), number(p)))
                         .collect(),
@@ -108,14 +104,30 @@ pub(super) fn normal(resources: &[ResourceMetrics]) -> String {
     out.finish()
 }
 
-fn temporality(value: i32) -> String {
-    AggregationTemporality::try_from(value)
-        .map_or_else(|_| value.to_string(), |t| t.as_str_name().to_string())
+/// The `AggregationTemporality` line of sums and histograms, by its proto name when it has one.
+fn temporality_line(out: &mut Out, value: i32) {
+    let name = AggregationTemporality::try_from(value)
+        .map_or_else(|_| value.to_string(), |t| t.as_str_name().to_string());
+    out.line(3, format!("-> AggregationTemporality: {name}"));
 }
 
 fn point_times(out: &mut Out, start: u64, time: u64) {
     out.line(4, format!("StartTimestamp: {}", timestamp(start)));
     out.line(4, format!("Timestamp: {}", timestamp(time)));
+}
+
+/// The totals explicit-bucket and exponential histograms both carry.
+fn histogram_totals(
+    out: &mut Out,
+    count: u64,
+    sum: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+) {
+    out.line(4, format!("Count: {count}"));
+    out.line(4, format!("Sum: {}", optional(sum)));
+    out.line(4, format!("Min: {}", optional(min)));
+    out.line(4, format!("Max: {}", optional(max)));
 }
 
 fn optional(value: Option<f64>) -> String {
@@ -136,10 +148,7 @@ fn histogram_points(out: &mut Out, points: &[HistogramDataPoint]) {
         out.line(3, format!("HistogramDataPoints #{i}"));
         out.attributes(4, "Data point attributes", &point.attributes);
         point_times(out, point.start_time_unix_nano, point.time_unix_nano);
-        out.line(4, format!("Count: {}", point.count));
-        out.line(4, format!("Sum: {}", optional(point.sum)));
-        out.line(4, format!("Min: {}", optional(point.min)));
-        out.line(4, format!("Max: {}", optional(point.max)));
+        histogram_totals(out, point.count, point.sum, point.min, point.max);
         for (b, bound) in point.explicit_bounds.iter().enumerate() {
             out.line(4, format!("ExplicitBounds #{b}: {bound}"));
         }
@@ -154,10 +163,7 @@ fn exponential_points(out: &mut Out, points: &[ExponentialHistogramDataPoint]) {
         out.line(3, format!("ExponentialHistogramDataPoints #{i}"));
         out.attributes(4, "Data point attributes", &point.attributes);
         point_times(out, point.start_time_unix_nano, point.time_unix_nano);
-        out.line(4, format!("Count: {}", point.count));
-        out.line(4, format!("Sum: {}", optional(point.sum)));
-        out.line(4, format!("Min: {}", optional(point.min)));
-        out.line(4, format!("Max: {}", optional(point.max)));
+        histogram_totals(out, point.count, point.sum, point.min, point.max);
         out.line(4, format!("Scale: {}", point.scale));
         out.line(4, format!("ZeroCount: {}", point.zero_count));
         for (side, buckets) in [("Positive", &point.positive), ("Negative", &point.negative)] {
@@ -218,35 +224,17 @@ pub(super) fn detailed(resources: &[ResourceMetrics]) -> String {
                     Some(Data::Sum(s)) => {
                         out.line(3, "-> DataType: Sum");
                         out.line(3, format!("-> IsMonotonic: {}", s.is_monotonic));
-                        out.line(
-                            3,
-                            format!(
-                                "-> AggregationTemporality: {}",
-                                temporality(s.aggregation_temporality)
-                            ),
-                        );
+                        temporality_line(&mut out, s.aggregation_temporality);
                         number_points(&mut out, &s.data_points);
                     }
                     Some(Data::Histogram(h)) => {
                         out.line(3, "-> DataType: Histogram");
-                        out.line(
-                            3,
-                            format!(
-                                "-> AggregationTemporality: {}",
-                                temporality(h.aggregation_temporality)
-                            ),
-                        );
+                        temporality_line(&mut out, h.aggregation_temporality);
                         histogram_points(&mut out, &h.data_points);
                     }
                     Some(Data::ExponentialHistogram(h)) => {
                         out.line(3, "-> DataType: ExponentialHistogram");
-                        out.line(
-                            3,
-                            format!(
-                                "-> AggregationTemporality: {}",
-                                temporality(h.aggregation_temporality)
-                            ),
-                        );
+                        temporality_line(&mut out, h.aggregation_temporality);
                         exponential_points(&mut out, &h.data_points);
                     }
                     Some(Data::Summary(s)) => {
@@ -265,7 +253,7 @@ pub(super) fn detailed(resources: &[ResourceMetrics]) -> String {
 mod tests {
     use super::*;
     use cormorant_core::pdata::common::{AnyValue, any_value};
-    use cormorant_core::pdata::metrics::{Gauge, Histogram, Metric, ScopeMetrics, Sum};
+    use cormorant_core::pdata::metrics::{Histogram, Metric, ScopeMetrics};
 
     fn sample() -> Vec<ResourceMetrics> {
         let label = KeyValue {
@@ -350,7 +338,9 @@ mod tests {
             "-> IsMonotonic: true",
             "-> AggregationTemporality: AGGREGATION_TEMPORALITY_CUMULATIVE",
             "-> DataType: Histogram",
+            "Count: 5",
             "Sum: 12.5",
+            "Min: (unset)",
             "ExplicitBounds #1: 10",
             "Buckets #2, Count: 1",
         ] {

@@ -1,6 +1,6 @@
 //! `otlp_grpc` settings: otelcol's `configgrpc` client keys plus the exporter helper's.
 
-use crate::common::{Compression, header_map, reject_auth};
+use crate::common::{Compression, default_compression, validate_shared_keys};
 use cormorant_core::config::optional_duration;
 use cormorant_core::exporterhelper::{
     QueueSetting, QueuedExporterSettings, RetrySetting, TimeoutSetting,
@@ -63,10 +63,6 @@ pub struct KeepaliveSetting {
     pub permit_without_stream: bool,
 }
 
-fn default_compression() -> Compression {
-    Compression::Gzip
-}
-
 impl GrpcExporterConfig {
     /// The URI to connect to: the endpoint with its scheme made explicit.
     pub fn target(&self) -> Result<Uri, ConfigError> {
@@ -124,9 +120,11 @@ impl ComponentConfig for GrpcExporterConfig {
                 )));
             }
         }
-        header_map(&self.headers)?;
-        reject_auth(&self.auth)?;
-        self.retry_on_failure.validate()?;
-        self.sending_queue.validate()
+        validate_shared_keys(
+            &self.headers,
+            &self.auth,
+            &self.retry_on_failure,
+            &self.sending_queue,
+        )
     }
 }

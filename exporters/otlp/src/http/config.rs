@@ -1,6 +1,6 @@
 //! `otlp_http` settings: otelcol's `confighttp` client keys plus the exporter's own.
 
-use crate::common::{Compression, header_map, reject_auth};
+use crate::common::{Compression, default_compression, validate_shared_keys};
 use cormorant_core::config::optional_duration;
 use cormorant_core::exporterhelper::{
     QueueSetting, QueuedExporterSettings, RetrySetting, TimeoutSetting,
@@ -82,10 +82,6 @@ pub struct HttpExporterConfig {
     pub sending_queue: QueueSetting,
 }
 
-fn default_compression() -> Compression {
-    Compression::Gzip
-}
-
 impl HttpExporterConfig {
     fn specific_url(&self, signal: Signal) -> (&'static str, Option<&str>) {
         let (key, url) = match signal {
@@ -164,9 +160,11 @@ impl ComponentConfig for HttpExporterConfig {
                 "proxy_url: proxies are not supported yet".into(),
             ));
         }
-        header_map(&self.headers)?;
-        reject_auth(&self.auth)?;
-        self.retry_on_failure.validate()?;
-        self.sending_queue.validate()
+        validate_shared_keys(
+            &self.headers,
+            &self.auth,
+            &self.retry_on_failure,
+            &self.sending_queue,
+        )
     }
 }
