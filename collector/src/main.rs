@@ -141,10 +141,7 @@ fn print_config(
     };
     match format {
         PrintFormat::Yaml => print!("{}", cormorant_confmap::to_yaml_string(&value)),
-        PrintFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&value).expect("config is JSON-encodable")
-        ),
+        PrintFormat::Json => println!("{}", cormorant_confmap::to_json_string(&value)),
     }
     ExitCode::SUCCESS
 }
