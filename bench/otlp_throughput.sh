@@ -39,24 +39,8 @@ WORK=$(mktemp -d)
 collector_pid=""
 loadgen_pid=""
 
-log() { printf '==> %s\n' "$*" >&2; }
-
-die() {
-    printf 'error: %s\n' "$*" >&2
-    exit 1
-}
-
-stop_process() {
-    local pid=$1
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 cleanup() {
     stop_process "$loadgen_pid"
@@ -66,104 +50,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Waits until host:port accepts TCP connections, failing early if the collector died.
-wait_for_port() {
-    for _ in $(seq 300); do
-        port_open "$1" && return 0
-        kill -0 "$collector_pid" 2>/dev/null || {
-            cat "$WORK/collector.log" >&2
-            die "the collector exited before listening on $1"
-        }
-        sleep 0.1
-    done
-    cat "$WORK/collector.log" >&2
-    die "nothing listens on $1 after 30 s"
-}
-
-port_open() {
-    local host=${1%:*} port=${1##*:}
-    (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null
-}
-
-start_collector() {
-    local address
-    for address in "$BENCH_OTLP_GRPC_ENDPOINT" "$BENCH_METRICS_ADDRESS"; do
-        ! port_open "$address" || die "something already listens on $address; set BENCH_* to other ports"
-    done
-    "$COLLECTOR" --config "$CONFIG" >"$WORK/collector.log" 2>&1 &
-    collector_pid=$!
-    wait_for_port "$BENCH_OTLP_GRPC_ENDPOINT"
-    wait_for_port "$BENCH_METRICS_ADDRESS"
-}
-
-stop_collector() {
-    stop_process "$collector_pid"
-    collector_pid=""
-}
-
-# Runs the load generator in the background so that a signal to this script interrupts
-# `wait` at once and the trap stops both processes. Output goes to file $1.
-start_loadgen() {
-    local out=$1
-    shift
-    "$LOADGEN" "$@" >"$out" &
-    loadgen_pid=$!
-}
-
-finish_loadgen() {
-    wait "$loadgen_pid" || die "loadgen failed: $(cat "$1")"
-    loadgen_pid=""
-    cat "$1" >&2
-}
-
-# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat; the
-# command name in field 2 may contain spaces, so fields are counted after its ')').
-cpu_ticks() {
-    local stat rest
-    stat=$(<"/proc/$1/stat")
-    rest=${stat##*) }
-    read -r -a fields <<<"$rest"
-    echo $((fields[11] + fields[12]))
-}
-
-rss_kib() {
-    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
-}
-
-# Sum of otelcol_receiver_accepted_spans over all label sets on the collector's endpoint.
-accepted_spans() {
-    curl -fsS "http://$BENCH_METRICS_ADDRESS/metrics" |
-        awk '/^otelcol_receiver_accepted_spans(_total)?[{ ]/ { sum += $NF } END { printf "%.0f\n", sum }'
-}
-
-# The number after `key=` in a loadgen summary line.
-summary_field() {
-    sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p" "$2"
-}
-
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-
-# "met" or "MISSED" for an awk condition.
-verdict() {
-    if awk "BEGIN { exit !($1) }"; then echo "met"; else echo "MISSED"; fi
-}
-
 command -v curl >/dev/null || die "curl is needed to read the collector's metrics"
 counts_mismatch=0
 
-if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
-    log "building release binaries"
-    if [[ -n "${BENCH_COLLECTOR:-}" ]]; then
-        cargo build --release -p cormorant-loadgen
-    else
-        cargo build --release -p cormorant -p cormorant-loadgen
-    fi
-fi
+build_release
 [[ -x "$COLLECTOR" && -x "$LOADGEN" ]] || die "missing $COLLECTOR or $LOADGEN"
 
 # 1. Throughput: flat out, CPU seconds of the collector process only.
 log "throughput: ${THROUGHPUT_SECONDS}s flat out, $THROUGHPUT_WORKERS workers, $THROUGHPUT_BATCH spans/request"
-start_collector
+start_collector "$CONFIG" "$BENCH_OTLP_GRPC_ENDPOINT" "$BENCH_METRICS_ADDRESS"
 accepted_before=$(accepted_spans)
 ticks_before=$(cpu_ticks "$collector_pid")
 start_loadgen "$WORK/throughput.txt" traces --otlp-endpoint "$BENCH_OTLP_GRPC_ENDPOINT" --insecure \
@@ -176,7 +71,7 @@ accepted_after=$(accepted_spans)
 stop_collector
 
 sent_spans=$(summary_field sent "$WORK/throughput.txt")
-wall_seconds=$(sed -n 's/.* items in \([0-9.]*\)s .*/\1/p' "$WORK/throughput.txt")
+wall_seconds=$(summary_seconds "$WORK/throughput.txt")
 accepted_spans_metric=$((accepted_after - accepted_before))
 cpu_seconds=$(calc "%.3f" "($ticks_after - $ticks_before) / $CLK_TCK")
 [[ $((ticks_after - ticks_before)) -gt 0 ]] || die "the collector used no measurable CPU"
@@ -200,21 +95,21 @@ decode_verdict=$(verdict "$decode_ratio >= $DECODE_RATIO_TARGET")
 
 # 3. Memory: steady 10k spans/s, RSS sampled every second after the warm-up.
 log "memory: ${MEMORY_SECONDS}s at $MEMORY_RATE spans/s, $MEMORY_BATCH spans/request"
-start_collector
+start_collector "$CONFIG" "$BENCH_OTLP_GRPC_ENDPOINT" "$BENCH_METRICS_ADDRESS"
 idle_rss_kib=$(rss_kib "$collector_pid")
 start_loadgen "$WORK/memory.txt" traces --otlp-endpoint "$BENCH_OTLP_GRPC_ENDPOINT" --insecure \
     --rate "$MEMORY_RATE" --duration "${MEMORY_SECONDS}s" --workers 1 --batch-size "$MEMORY_BATCH"
 sleep "$MEMORY_WARMUP_SECONDS"
 rss_samples=()
 sample_ticks_before=$(cpu_ticks "$collector_pid")
-sample_started=$(date +%s.%N)
+sample_started=$(now_seconds)
 while kill -0 "$loadgen_pid" 2>/dev/null; do
     kill -0 "$collector_pid" 2>/dev/null || die "the collector exited during the memory run"
     rss_samples+=("$(rss_kib "$collector_pid")")
     sleep 1
 done
 sample_ticks_after=$(cpu_ticks "$collector_pid")
-sample_seconds=$(calc "%.3f" "$(date +%s.%N) - $sample_started")
+sample_seconds=$(calc "%.3f" "$(now_seconds) - $sample_started")
 finish_loadgen "$WORK/memory.txt"
 stop_collector
 ((${#rss_samples[@]} > 0)) || die "no RSS samples: the memory run ended within the warm-up"
@@ -230,7 +125,7 @@ rss_verdict=$(verdict "$rss_avg_mib <= $RSS_TARGET_MIB")
 cat <<EOF
 
 ================ Cormorant OTLP/gRPC benchmark ================
-machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+machine: $(machine_description)
 collector: $COLLECTOR
 pipeline: otlp (gRPC) -> batch -> nop, config $CONFIG
 

@@ -10,6 +10,8 @@ cd "$ROOT"
 
 VENV="tests/.venv"
 REQUIREMENTS="tests/requirements.txt"
+# Included by $REQUIREMENTS (`-r`): a change there must trigger a reinstall too.
+INCLUDED_REQUIREMENTS="deploy/clickhouse-local/requirements.txt"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -75,7 +77,7 @@ if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
 fi
 # Reinstall only when the requirements changed since the last successful install.
 stamp="$VENV/.requirements.sha256"
-wanted="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+wanted="$(cat "$REQUIREMENTS" "$INCLUDED_REQUIREMENTS" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     "$VENV/bin/python" -m pip install --disable-pip-version-check -q -r "$REQUIREMENTS"
     echo "$wanted" >"$stamp"
@@ -93,12 +95,26 @@ cargo build --workspace --all-targets
 step "cargo test --workspace"
 cargo test --workspace
 
+# Runs one pytest suite (each directory has its own pytest.ini); collecting no tests is a failure.
+run_pytest() {
+    local status=0
+    "$VENV/bin/python" -m pytest "$1" -v || status=$?
+    if [ "$status" -eq 5 ]; then
+        echo "pytest collected no tests in $1: treating that as a failure" >&2
+        return 1
+    fi
+    return "$status"
+}
+
+step "ClickHouse HTTP server over chdb-core (pytest deploy/clickhouse-local)"
+store_status=0
+run_pytest deploy/clickhouse-local || store_status=$?
+
 step "end-to-end tests (pytest tests/e2e)"
 export CORMORANT_BIN="$ROOT/target/debug/cormorant"
-status=0
-"$VENV/bin/python" -m pytest tests/e2e -v || status=$?
-if [ "$status" -eq 5 ]; then
-    echo "pytest collected no tests: treating that as a failure" >&2
+e2e_status=0
+run_pytest tests/e2e || e2e_status=$?
+
+if [ "$store_status" -ne 0 ] || [ "$e2e_status" -ne 0 ]; then
     exit 1
 fi
-exit "$status"

@@ -41,6 +41,7 @@ impl Registry {
                 cormorant_exporter_debug::factory(),
                 cormorant_exporter_nop::factory(),
                 cormorant_exporter_file::factory(),
+                cormorant_exporter_clickhouse::factory(),
             ],
             extensions: vec![cormorant_extension_health_check::factory()],
         }

@@ -5,13 +5,14 @@
 //! carries data and back-pressure ([`consumer`]), the component traits and factories
 //! ([`component`]) with the typed adapters components build their factories from ([`factory`]),
 //! config helpers ([`config`]), self-telemetry ([`telemetry`]), and the helpers components share
-//! instead of each writing their own.
+//! instead of each writing their own ([`exporterhelper`], [`http_client`], [`tls`]).
 
 pub mod component;
 pub mod config;
 pub mod consumer;
 pub mod exporterhelper;
 pub mod factory;
+pub mod http_client;
 pub mod pdata;
 pub mod server;
 mod split;

@@ -1,23 +1,15 @@
 //! Settings and plumbing both OTLP exporters share: compression names, custom headers, the checks
-//! of the keys both configs have, the TLS connector, the User-Agent, and the partial-success
-//! reading of a response.
+//! of the keys both configs have, and the partial-success reading of a response. The TLS
+//! connector and the User-Agent come from `cormorant_core::http_client`, shared with every HTTP
+//! exporter.
 
 use cormorant_core::ConfigError;
 use cormorant_core::exporterhelper::{QueueSetting, RetrySetting, SendOutcome};
-use cormorant_core::tls::TlsClientSetting;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use hyper_rustls::{FixedServerNameResolver, HttpsConnector};
-use hyper_util::client::legacy::connect::HttpConnector;
 use indexmap::IndexMap;
-use rustls::pki_types::ServerName;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 use std::fmt;
-
-/// `Cormorant/<version>`, sent as User-Agent so destinations can tell who is sending.
-pub(crate) fn user_agent() -> String {
-    format!("Cormorant/{}", cormorant_core::VERSION)
-}
 
 /// `compression`: how request bodies are compressed. Which ones a transport supports is checked
 /// by its config.
@@ -105,40 +97,6 @@ pub(crate) fn validate_shared_keys(
     reject_auth(auth)?;
     retry_on_failure.validate()?;
     sending_queue.validate()
-}
-
-/// A connector that speaks TLS (rustls, configured from the `tls` block) to `https` URIs and
-/// plaintext to `http` ones, offering exactly the given HTTP versions through ALPN.
-pub(crate) fn https_connector(
-    tls: &TlsClientSetting,
-    http1: bool,
-) -> Result<HttpsConnector<HttpConnector>, ConfigError> {
-    let config = tls
-        .build_client_config(&[])
-        .map_err(|e| ConfigError::Invalid(format!("tls: {e}")))?;
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    let builder = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_or_http();
-    let builder = match &tls.server_name_override {
-        Some(name) => {
-            let name =
-                ServerName::try_from(name.trim_matches(['[', ']']).to_string()).map_err(|_| {
-                    ConfigError::Invalid(format!(
-                        "tls: server_name_override \"{name}\" is not a valid name"
-                    ))
-                })?;
-            builder.with_server_name_resolver(FixedServerNameResolver::new(name))
-        }
-        None => builder,
-    };
-    Ok(if http1 {
-        builder.enable_all_versions().wrap_connector(http)
-    } else {
-        builder.enable_http2().wrap_connector(http)
-    })
 }
 
 /// Reads an OTLP `partial_success`: the rejected count and the destination's message.

@@ -7,6 +7,7 @@ use crate::transport::{Compression, Protocol, Target, TlsSettings};
 use clap::{Args, Parser, Subcommand};
 use cormorant_core::Signal;
 use cormorant_core::config::parse_duration;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 use thiserror::Error;
@@ -35,6 +36,10 @@ pub enum Command {
     /// Measure how fast one thread decodes the request the generator sends (the per-core
     /// decode limit the throughput benchmark compares against).
     DecodeBench(DecodeBenchArgs),
+    /// Serve HTTP that reads and discards every request body and answers 200 with an empty
+    /// body (what ClickHouse answers to an INSERT), counting requests and bytes; prints a
+    /// summary on SIGTERM or SIGINT. The far end of an exporter benchmark.
+    HttpSink(HttpSinkArgs),
 }
 
 /// The shape of each request.
@@ -126,6 +131,17 @@ pub struct DecodeBenchArgs {
     /// How long to decode after a warm-up of a tenth of that.
     #[arg(long, value_parser = parse_duration, default_value = "2s")]
     pub bench_duration: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HttpSinkArgs {
+    /// host:port to listen on (e.g. 127.0.0.1:18123); port 0 picks a free port. The address
+    /// bound is printed on stderr at start.
+    #[arg(long)]
+    pub listen: SocketAddr,
+    /// Runtime threads; one keeps the sink off the cores of the collector under test.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: u64,
 }
 
 /// Arguments that parse but do not make a runnable configuration.
@@ -220,7 +236,7 @@ mod tests {
             Command::Traces(a) => (Signal::Traces, a),
             Command::Metrics(a) => (Signal::Metrics, a),
             Command::Logs(a) => (Signal::Logs, a),
-            Command::DecodeBench(_) => panic!("not a generate command"),
+            Command::DecodeBench(_) | Command::HttpSink(_) => panic!("not a generate command"),
         }
     }
 
@@ -280,6 +296,9 @@ mod tests {
             &["loadgen", "traces", "--duration", "5 parsecs"],
             &["loadgen", "traces", "--protocol", "udp"],
             &["loadgen", "decode-bench", "--signal", "profiles"],
+            &["loadgen", "http-sink"],
+            &["loadgen", "http-sink", "--listen", "localhost"],
+            &["loadgen", "http-sink", "--threads", "0"],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} was accepted");
         }
@@ -329,5 +348,15 @@ mod tests {
         assert_eq!(args.signal, Signal::Logs);
         assert_eq!(args.payload.spec().items_per_request, 512);
         assert_eq!(args.bench_duration, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn http_sink_takes_an_address_and_one_thread_by_default() {
+        let cli = Cli::try_parse_from(["loadgen", "http-sink", "--listen", "127.0.0.1:18123"]);
+        let Command::HttpSink(args) = cli.unwrap().command else {
+            panic!("expected http-sink");
+        };
+        assert_eq!(args.listen, "127.0.0.1:18123".parse().unwrap());
+        assert_eq!(args.threads, 1);
     }
 }

@@ -4,11 +4,13 @@
 //! [`payload`] builds each request once and refreshes ids and timestamps in place,
 //! [`schedule`] paces requests across workers, [`transport`] sends them and applies the OTLP
 //! retry rules, [`run`] ties these together, and [`decode_bench`] measures the per-core
-//! prost decode limit of the same payload.
+//! prost decode limit of the same payload. [`sink`] is the opposite end: an HTTP server that
+//! discards what it receives, for benchmarks of HTTP exporters.
 
 pub mod cli;
 pub mod decode_bench;
 pub mod payload;
 pub mod run;
 pub mod schedule;
+pub mod sink;
 pub mod transport;

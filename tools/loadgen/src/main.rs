@@ -2,10 +2,12 @@
 
 use clap::Parser;
 use cormorant_core::Signal;
-use cormorant_loadgen::cli::{Cli, Command, DecodeBenchArgs, GenerateArgs};
+use cormorant_loadgen::cli::{Cli, Command, DecodeBenchArgs, GenerateArgs, HttpSinkArgs};
 use cormorant_loadgen::payload::RequestTemplate;
+use cormorant_loadgen::sink::HttpSink;
 use cormorant_loadgen::{decode_bench, run};
 use std::process::ExitCode;
+use tokio::signal::unix::{SignalKind, signal};
 
 /// The collector's allocator, so the decode limit measured here is comparable with it.
 #[global_allocator]
@@ -20,11 +22,23 @@ fn main() -> ExitCode {
         Command::Metrics(args) => generate(Signal::Metrics, args),
         Command::Logs(args) => generate(Signal::Logs, args),
         Command::DecodeBench(args) => bench_decode(&args),
+        Command::HttpSink(args) => http_sink(&args),
     }
 }
 
+fn runtime(threads: u64) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads as usize)
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("cormorant-loadgen: starting the runtime: {error}");
+            ExitCode::FAILURE
+        })
+}
+
 fn generate(signal: Signal, args: GenerateArgs) -> ExitCode {
-    let threads = args.threads as usize;
+    let threads = args.threads;
     let allow_failures = args.allow_failures;
     let config = match args.into_run_config(signal) {
         Ok(config) => config,
@@ -33,16 +47,9 @@ fn generate(signal: Signal, args: GenerateArgs) -> ExitCode {
             return ExitCode::from(USAGE_ERROR);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(threads) {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cormorant-loadgen: starting the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(run::run(config)) {
         Ok(summary) => {
@@ -79,4 +86,44 @@ fn bench_decode(args: &DecodeBenchArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn http_sink(args: &HttpSinkArgs) -> ExitCode {
+    let runtime = match runtime(args.threads) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    runtime.block_on(async {
+        let sink = match HttpSink::bind(args.listen).await {
+            Ok(sink) => sink,
+            Err(error) => {
+                eprintln!("cormorant-loadgen: http-sink: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut terminate = match signal(SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(error) => {
+                eprintln!("cormorant-loadgen: http-sink: watching SIGTERM: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match sink.local_addr() {
+            Ok(address) => eprintln!("http-sink: listening on {address}"),
+            Err(error) => {
+                eprintln!("cormorant-loadgen: http-sink: reading the bound address: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+        let summary = sink
+            .serve(async {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            })
+            .await;
+        println!("{summary}");
+        ExitCode::SUCCESS
+    })
 }

@@ -1,4 +1,28 @@
 //! RowBinary encoding: one body per table for one payload.
+//!
+//! Each body is plain RowBinary (no names-and-types header) with the columns in the order of
+//! [`EncodedTable::columns`], ready for `INSERT INTO <db>.<table> (<columns>) FORMAT RowBinary`.
+//! The encoders write straight from the OTLP structures into one buffer per table, with no row
+//! structs in between, and encode what rows share (resource, scope, metric fields) once.
+
+mod attributes;
+mod extras;
+mod logs;
+mod metrics;
+mod traces;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use extras::{
+    DEFAULT_SPAN_SOURCE, L7_PROTOCOL_ATTRIBUTE, PROCESS_ID_ATTRIBUTE, PROCESS_NAME_ATTRIBUTE,
+    REQUEST_ID_ATTRIBUTE, REQUEST_ID_HEADER_ATTRIBUTE, SPAN_SOURCE_ATTRIBUTE,
+    TCP_SEQ_REQUEST_ATTRIBUTE, TCP_SEQ_RESPONSE_ATTRIBUTE,
+};
+pub use writer::RowBinaryWriter;
+
+use cormorant_core::pdata::Payload;
 
 /// The tables a payload's rows go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,6 +36,31 @@ pub enum Table {
     MetricsSummary,
 }
 
+impl Table {
+    pub const ALL: [Table; 7] = [
+        Table::Traces,
+        Table::Logs,
+        Table::MetricsGauge,
+        Table::MetricsSum,
+        Table::MetricsHistogram,
+        Table::MetricsExponentialHistogram,
+        Table::MetricsSummary,
+    ];
+
+    /// The columns this table's rows are encoded with, in order.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Traces => traces::COLUMNS,
+            Table::Logs => logs::COLUMNS,
+            Table::MetricsGauge => metrics::GAUGE_COLUMNS,
+            Table::MetricsSum => metrics::SUM_COLUMNS,
+            Table::MetricsHistogram => metrics::HISTOGRAM_COLUMNS,
+            Table::MetricsExponentialHistogram => metrics::EXPONENTIAL_HISTOGRAM_COLUMNS,
+            Table::MetricsSummary => metrics::SUMMARY_COLUMNS,
+        }
+    }
+}
+
 /// The rows of one payload for one table, ready to send as `INSERT INTO t (columns) FORMAT RowBinary`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedTable {
@@ -20,4 +69,14 @@ pub struct EncodedTable {
     pub columns: &'static [&'static str],
     pub rows: usize,
     pub row_binary: Vec<u8>,
+}
+
+/// Encodes `payload` into one RowBinary body per table that receives rows; tables without rows
+/// are left out, so an empty payload gives an empty list.
+pub fn encode(payload: &Payload) -> Vec<EncodedTable> {
+    match payload {
+        Payload::Traces(resource_spans) => traces::encode(resource_spans).into_iter().collect(),
+        Payload::Logs(resource_logs) => logs::encode(resource_logs).into_iter().collect(),
+        Payload::Metrics(resource_metrics) => metrics::encode(resource_metrics),
+    }
 }

@@ -2,10 +2,11 @@
 
 use super::config::GrpcExporterConfig;
 use super::force_tls::{ForceTls, with_scheme};
-use crate::common::{Compression, header_map, https_connector, partial_success, user_agent};
+use crate::common::{Compression, header_map, partial_success};
 use async_trait::async_trait;
 use cormorant_core::ConfigError;
 use cormorant_core::exporterhelper::{SendError, SendOutcome, Sender};
+use cormorant_core::http_client::{HttpVersions, https_connector, user_agent};
 use cormorant_core::pdata::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, Payload,
 };
@@ -50,7 +51,7 @@ impl GrpcSender {
             }
             endpoint = endpoint.keep_alive_while_idle(keepalive.permit_without_stream);
         }
-        let connector = https_connector(&config.tls, false)?;
+        let connector = https_connector(&config.tls, HttpVersions::Http2Only)?;
         let channel = if tls {
             endpoint.connect_with_connector_lazy(ForceTls(connector))
         } else {

@@ -4,11 +4,12 @@ use super::codec::{
     compress, content_type, encode_json, encode_proto, error_message, read_success, retry_after,
 };
 use super::config::{Encoding, HttpExporterConfig};
-use crate::common::{Compression, header_map, https_connector, user_agent};
+use crate::common::{Compression, header_map};
 use async_trait::async_trait;
 use bytes::Bytes;
 use cormorant_core::ConfigError;
 use cormorant_core::exporterhelper::{SendError, SendOutcome, Sender};
+use cormorant_core::http_client::{HttpVersions, error_chain, https_connector, user_agent};
 use cormorant_core::pdata::{Payload, Signal};
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
@@ -79,7 +80,7 @@ impl HttpSender {
         }
         headers.extend(header_map(&config.headers)?);
         Ok(HttpSender {
-            client: builder.build(https_connector(&config.tls, true)?),
+            client: builder.build(https_connector(&config.tls, HttpVersions::Any)?),
             url: config.url(signal)?,
             signal,
             encoding: config.encoding,
@@ -151,18 +152,6 @@ fn classify(status: StatusCode, headers: &HeaderMap, message: String) -> SendErr
         },
         _ => SendError::Permanent(message),
     }
-}
-
-/// hyper's client errors say little at the top ("client error (Connect)"); the cause is below.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -3,5 +3,6 @@
 mod cli;
 mod grpc;
 mod http;
+mod sink;
 mod support;
 mod tls;
