@@ -27,6 +27,8 @@ from sqltext import Statement
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # What the engine adds to errors in rows read `FROM INFILE`; the rows came in the request here.
 _FILE_CONTEXT = ": While executing File: data for INSERT was parsed from file"
+# Inside the data directory, beside the engine's own directories.
+BODIES_DIRECTORY = "http-bodies"
 # The result format when neither the statement nor the request names one.
 DEFAULT_FORMAT = "TabSeparated"
 
@@ -99,7 +101,10 @@ class Engine:
         self._output_formats = {
             name.lower(): name for (name,) in self._rows("SELECT name FROM system.formats WHERE is_output")
         }
-        self._bodies = tempfile.mkdtemp(prefix="cormorant-chdb-bodies-")
+        # INSERT rows wait here for the engine; left-overs of a killed server go at the next start.
+        self._bodies = os.path.join(path, BODIES_DIRECTORY)
+        shutil.rmtree(self._bodies, ignore_errors=True)
+        os.makedirs(self._bodies)
         self._state = threading.Condition()
         self._running = 0
         self._closing = False
@@ -176,7 +181,9 @@ class Engine:
         finally:
             os.unlink(path)
 
-    def _run(self, connection, sql: str, result_format: str = DEFAULT_FORMAT, params=None, data_path=None):
+    def _run(
+        self, connection, sql: str | bytes, result_format: str = DEFAULT_FORMAT, params=None, data_path=None
+    ):
         try:
             return connection.query(sql, result_format, params=params or None)
         except RuntimeError as error:

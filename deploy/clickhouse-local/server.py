@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from engine import Engine, EngineUnavailable
 from errors import (
+    ABORTED,
     CANNOT_READ_ALL_DATA,
     HTTP_LENGTH_REQUIRED,
     QUERY_IS_TOO_LARGE,
@@ -35,7 +36,7 @@ from protocol import Credentials, QueryHandler, Response
 log = logging.getLogger("clickhouse-local")
 
 OK_BODY = b"Ok.\n"
-# How long a shutdown waits for statements still running.
+# How long a shutdown waits for the requests being answered.
 DRAIN_SECONDS = 30.0
 
 
@@ -57,6 +58,9 @@ class BodyError(ClickHouseError):
 
 
 class StoreServer(ThreadingHTTPServer):
+    """Counts the requests being answered, so that a shutdown lets each of them finish and reach
+    its client: a client that got no answer to an INSERT that was stored would send it again."""
+
     daemon_threads = True
     allow_reuse_address = True
 
@@ -67,6 +71,32 @@ class StoreServer(ThreadingHTTPServer):
         self.query_handler = handler
         self.engine_version = handler.engine_version
         self.max_body_bytes = max_body_bytes
+        self._requests = threading.Condition()
+        self._answering = 0
+        self._draining = False
+
+    def begin_request(self) -> bool:
+        """False once the server is shutting down: the request is then refused."""
+        with self._requests:
+            if self._draining:
+                return False
+            self._answering += 1
+            return True
+
+    def end_request(self) -> None:
+        with self._requests:
+            self._answering -= 1
+            self._requests.notify_all()
+
+    def drain(self, seconds: float) -> int:
+        """Refuses new requests and waits up to `seconds` for those being answered; returns how
+        many were still unanswered."""
+        deadline = time.monotonic() + seconds
+        with self._requests:
+            self._draining = True
+            while self._answering and time.monotonic() < deadline:
+                self._requests.wait(timeout=max(0.0, deadline - time.monotonic()))
+            return self._answering
 
 
 class StoreRequestHandler(BaseHTTPRequestHandler):
@@ -84,6 +114,17 @@ class StoreRequestHandler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
+        if not self.server.begin_request():
+            self.close_connection = True
+            refusal = ClickHouseError.own(ABORTED, "The server is shutting down")
+            self._send(_error_response(refusal, self.server.engine_version))
+            return
+        try:
+            self._answer()
+        finally:
+            self.server.end_request()
+
+    def _answer(self) -> None:
         started = time.monotonic()
         url = urlsplit(self.path)
         self._body_size = 0
@@ -288,9 +329,12 @@ def main(argv: list[str]) -> int:
         pass
     log.info("shutting down")
     server.shutdown()
-    server.server_close()
     serving.join()
-    engine.close(DRAIN_SECONDS)
+    unanswered = server.drain(DRAIN_SECONDS)
+    if unanswered:
+        log.warning("%d requests still running after %.0f s; stopping anyway", unanswered, DRAIN_SECONDS)
+    server.server_close()
+    engine.close(0)
     if args.ephemeral:
         shutil.rmtree(path, ignore_errors=True)
     log.info("stopped")

@@ -171,36 +171,37 @@ def _skip_number(src: bytes, pos: int) -> int:
 class InsertWithData:
     """An INSERT whose rows follow the statement: the parts needed to rebuild it over a file."""
 
-    target: str
-    columns: str
-    settings: str
-    format: str
+    target: bytes
+    columns: bytes
+    settings: bytes
+    format: bytes
     # A view into the request text, so that large bodies are not copied once more.
     data: memoryview
 
-    def from_infile(self, path: str) -> str:
+    def from_infile(self, path: str) -> bytes:
         """The same INSERT, reading its rows from the file at `path`."""
         literal = "'" + path.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        parts = ["INSERT INTO", self.target]
+        parts = [b"INSERT INTO", self.target]
         if self.columns:
             parts.append(self.columns)
-        parts += ["FROM INFILE", literal]
+        parts += [b"FROM INFILE", literal.encode()]
         if self.settings:
-            parts += ["SETTINGS", self.settings]
-        parts += ["FORMAT", self.format]
-        return " ".join(parts)
+            parts += [b"SETTINGS", self.settings]
+        parts += [b"FORMAT", self.format]
+        return b" ".join(parts)
 
 
 @dataclass(frozen=True)
 class Statement:
     """One statement of a request.
 
-    `insert` is set for an INSERT carrying its rows; otherwise `text` is the whole statement,
+    `insert` is set for an INSERT carrying its rows; otherwise `text` is the whole statement (bytes,
+    as the engine takes them: string literals may hold any bytes),
     `output_format` its explicit `FORMAT` (None without one) and `has_output` tells whether the
     statement kind produces a result (SELECT, SHOW, ...).
     """
 
-    text: str
+    text: bytes
     insert: InsertWithData | None = None
     output_format: str | None = None
     has_output: bool = False
@@ -215,7 +216,7 @@ def parse(src: bytes) -> Statement:
     try:
         first = next(stream, None)
     except LexError:
-        return Statement(text=src.decode("utf-8", "replace"))
+        return Statement(text=src)
     if first is None:
         raise ClickHouseError.own(SYNTAX_ERROR, "Empty query")
     if first.is_word("INSERT"):
@@ -224,16 +225,15 @@ def parse(src: bytes) -> Statement:
         except LexError:
             insert = None
         if insert is not None:
-            return Statement(text="", insert=insert)
+            return Statement(text=b"", insert=insert)
         stream = tokens(src, first.end)
     output_format = _output_format(first, stream)
-    text = src.decode("utf-8", "replace")
     has_output = first.is_word(*_OUTPUT_STATEMENTS) or first.is_punct("(")
-    return Statement(text=text, output_format=output_format, has_output=has_output)
+    return Statement(text=src, output_format=output_format, has_output=has_output)
 
 
-def _text(src: bytes, start: int, end: int) -> str:
-    return src[start:end].decode("utf-8", "replace").strip()
+def _text(src: bytes, start: int, end: int) -> bytes:
+    return src[start:end].strip()
 
 
 def _balanced_group(opening: Token, stream: Iterator[Token]) -> int:
@@ -305,7 +305,7 @@ def _after_target(
     if token.is_word("VALUES"):
         following = next(stream, None)
         data_start = len(src) if following is None or following.is_punct(";") else following.start
-        return InsertWithData(target, columns, settings, "Values", memoryview(src)[data_start:])
+        return InsertWithData(target, columns, settings, b"Values", memoryview(src)[data_start:])
     if not token.is_word("FORMAT"):
         return None
     name = next(stream, None)

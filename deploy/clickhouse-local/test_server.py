@@ -8,6 +8,7 @@ import json
 import os
 import struct
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -439,6 +440,26 @@ def test_credentials(tmp_path):
         assert requests.get(server.url + "/ping", timeout=10).text == "Ok.\n"
     finally:
         assert server.stop() == 0
+
+
+def test_sigterm_lets_requests_being_answered_finish(tmp_path):
+    """A shutdown must not swallow the answer to a statement the engine has run; a client would
+    otherwise send a stored INSERT again."""
+    server = StoreProcess(tmp_path).start()
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(server.post("SELECT sleep(2)")))
+    slow.start()
+    running = "SELECT count() FROM system.processes WHERE query LIKE 'SELECT sleep(2)%'"
+    deadline = time.monotonic() + 10
+    while server.ok(running) != b"1\n":
+        assert time.monotonic() < deadline, "the slow statement never started"
+        time.sleep(0.05)
+    status = server.stop()
+    slow.join()
+    assert status == 0, server.log()
+    assert [(answer.status_code, answer.text) for answer in answers] == [(200, "0\n")]
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url + "/ping", timeout=5)
 
 
 def test_data_persists_across_restart(tmp_path):
