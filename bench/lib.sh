@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by the benchmark scripts in bench/. Source it; it defines functions
 # only and runs nothing.
 #

@@ -115,8 +115,10 @@ _STATUS_BY_NAME = {
     "UNSUPPORTED_MEDIA_TYPE": 415,
 }
 
-# "Code: 60. DB::Exception: <text>": how the engine starts every exception message.
+# "Code: 60. DB::Exception: <text>": how the engine starts every exception message, sometimes
+# after a prefix of chdb's own ("Failed to create connection: Code: ...").
 _CODE_PREFIX = re.compile(r"^Code: (\d+)\. (?:DB::Exception: )?")
+_CODE_ANYWHERE = re.compile(r"Code: (\d+)\. (?:DB::Exception: )?")
 # The engine names the error at the end of its message: "... (UNKNOWN_TABLE)".
 _TRAILING_NAME = re.compile(r" \(([A-Z][A-Z0-9_]+)\)\.?$")
 # Parse errors of INSERT data carry the engine's own version, then the name once more.
@@ -155,7 +157,7 @@ def from_engine_message(raw: str, names_by_code: dict[int, str]) -> ClickHouseEr
     the message once, as a server would send it.
     """
     text = raw.strip()
-    match = _CODE_PREFIX.match(text)
+    match = _CODE_ANYWHERE.search(text)
     if match is None:
         return ClickHouseError.own(UNKNOWN_EXCEPTION, text or "the engine failed without a message")
     code = int(match.group(1))

@@ -21,7 +21,7 @@ while [ "$#" -gt 0 ]; do
         --listen=*) LISTEN="${1#*=}"; shift ;;
         --path) DATA="$2"; shift 2 ;;
         --path=*) DATA="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,12p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,10p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) PASSTHROUGH+=("$1"); shift ;;
     esac
 done

@@ -12,7 +12,10 @@ while [ "$#" -gt 0 ]; do
         *) echo "stop.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
-DATA="${DATA%/}"
+# The same absolute path start.sh derived its pid file from.
+if [ -d "$DATA" ]; then
+    DATA="$(cd "$DATA" && pwd)"
+fi
 PIDFILE="$DATA.pid"
 
 if [ ! -f "$PIDFILE" ]; then

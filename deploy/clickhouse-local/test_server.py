@@ -316,6 +316,11 @@ def test_query_in_url_and_body_and_chunked(store, table):
     assert store.ok(f"SELECT * FROM {table}.kv ORDER BY v") == b"body\t1\nvalues\t2\nchunked\t3\n"
 
 
+def test_statement_bytes_reach_the_engine_unchanged(store):
+    """String literals may hold any bytes, valid UTF-8 or not."""
+    assert store.ok(body=b"SELECT hex('\xff\x00\xc3\xa9')") == b"FF00C3A9\n"
+
+
 def test_insert_head_with_quoted_names_columns_and_settings(store, table):
     name = f"`{table}`.`odd ``name`` table`"
     columns = "`a b` UInt64, `c` String DEFAULT 'dflt', d UInt8"
