@@ -8,8 +8,9 @@
 #   BENCH_SKIP_BUILD=1              use the existing target/release binaries
 #   BENCH_THROUGHPUT_SECONDS=15     length of the flat-out run against the sink
 #   BENCH_WORKERS=4                 concurrent loadgen senders
-#   BENCH_BATCH_SIZE=512            spans per OTLP request
-#   BENCH_STORE_SPANS=1000000       spans sent into the store (rounded up to whole requests)
+#   BENCH_BATCH_SIZE=512            spans per OTLP request in the encoding run
+#   BENCH_STORE_SPANS=1000000       spans sent into the store (rounded up to whole batches of
+#                                   50000, in requests of 500 spans)
 #   BENCH_STORE_RATE=0              spans/s offered to the store pipeline; 0 is flat out
 #   BENCH_STORE_TIMEOUT=300         seconds to wait for the store to hold every span
 #   BENCH_OTLP_GRPC_ENDPOINT=127.0.0.1:14317
@@ -29,6 +30,11 @@ STORE_SPANS=${BENCH_STORE_SPANS:-1000000}
 STORE_RATE=${BENCH_STORE_RATE:-0}
 STORE_TIMEOUT=${BENCH_STORE_TIMEOUT:-300}
 SPANS_PER_CPU_SECOND_TARGET=400000
+# send_batch_size of the store config, and spans per request into the store, which divides it:
+# every batch the exporter inserts is then full, and the wait for the store to hold every span
+# never includes the batch processor's timeout for a last partial batch.
+STORE_BATCH_SPANS=50000
+STORE_REQUEST_SPANS=500
 # The batch processor's timeout in both configs plus headroom: how long the exporter may take
 # to send the last partial batch after the load stops.
 FLUSH_SECONDS=15
@@ -154,8 +160,9 @@ wire_bytes_per_span=$(calc "%.1f" "$sink_bytes / $encode_exported")
 rows_per_insert=$(calc "%.0f" "$encode_exported / $sink_requests")
 
 # 2. Rows/s into the chdb-backed store.
-requests=$(((STORE_SPANS + BATCH - 1) / BATCH))
-log "store: $((requests * BATCH)) spans into $STORE_SERVER --ephemeral"
+store_batches=$(((STORE_SPANS + STORE_BATCH_SPANS - 1) / STORE_BATCH_SPANS))
+requests=$((store_batches * STORE_BATCH_SPANS / STORE_REQUEST_SPANS))
+log "store: $((requests * STORE_REQUEST_SPANS)) spans into $STORE_SERVER --ephemeral"
 store_command=("$STORE_PYTHON" "$STORE_SERVER" --listen "$BENCH_CLICKHOUSE_ENDPOINT" --ephemeral --log-level warning)
 require_free_ports "$BENCH_CLICKHOUSE_ENDPOINT"
 "${store_command[@]}" >"$WORK/store.log" 2>&1 &
@@ -168,7 +175,7 @@ rows=$(stored_spans)
 ticks_before=$(cpu_ticks "$collector_pid")
 store_ticks_before=$(cpu_ticks "$store_pid")
 store_loadgen_args=(traces --otlp-endpoint "$BENCH_OTLP_GRPC_ENDPOINT" --insecure --rate "$STORE_RATE"
-    --requests "$requests" --workers "$WORKERS" --batch-size "$BATCH" --allow-failures)
+    --requests "$requests" --workers "$WORKERS" --batch-size "$STORE_REQUEST_SPANS" --allow-failures)
 started=$(now_seconds)
 start_loadgen "$WORK/store.txt" "${store_loadgen_args[@]}"
 finish_loadgen "$WORK/store.txt"
@@ -224,6 +231,11 @@ traces_parts=$(store_query "
     WHERE database = '$BENCH_CLICKHOUSE_DATABASE' AND table = 'otel_traces' AND active
     FORMAT TSV")
 read -r traces_parts traces_rows traces_on_disk <<<"$traces_parts"
+largest_columns=$(store_query "
+    SELECT name, data_compressed_bytes FROM system.columns
+    WHERE database = '$BENCH_CLICKHOUSE_DATABASE' AND table = 'otel_traces'
+    ORDER BY data_compressed_bytes DESC LIMIT 5
+    FORMAT TSV")
 lookup_on_disk=$(store_query "
     SELECT sum(bytes_on_disk) FROM system.parts
     WHERE database = '$BENCH_CLICKHOUSE_DATABASE' AND table = 'otel_traces_trace_id_ts' AND active
@@ -234,6 +246,8 @@ store_pid=""
 stored_rows_check=$(same_count "$traces_rows" "$rows")
 per_span() { calc "%.1f" "$1 / $traces_rows"; }
 extras_compressed=$((compressed - contrib_compressed))
+largest_columns=$(awk -v rows="$traces_rows" '
+    { printf "%s%s %.1f", (NR > 1 ? ", " : ""), $1, $2 / rows }' <<<"$largest_columns")
 load_after=$(cut -d' ' -f1 /proc/loadavg)
 
 env_prefix=""
@@ -274,7 +288,8 @@ reproduce: ${env_prefix}bench/clickhouse_throughput.sh
 3. bytes per span stored in otel_traces ($traces_rows rows ($stored_rows_check), $traces_parts part(s) after OPTIMIZE TABLE ... FINAL)
    all columns, compressed            $(per_span "$compressed") bytes/span ($compressed bytes)
    contrib's columns alone            $(per_span "$contrib_compressed") bytes/span (the contrib schema on the same data)
-   eBPF extra columns                 $(per_span "$extras_compressed") bytes/span
+   eBPF extra columns                 $(calc "%.2f" "$extras_compressed / $traces_rows") bytes/span ($extras_compressed bytes)
+   largest columns (bytes/span)       $largest_columns
    all columns, uncompressed          $(per_span "$uncompressed") bytes/span (contrib's columns: $(per_span "$contrib_uncompressed"))
    on disk with marks and indexes     $(per_span "$traces_on_disk") bytes/span; otel_traces_trace_id_ts adds $(per_span "$lookup_on_disk")
 =================================================================

@@ -30,6 +30,8 @@ def clickhouse_collector(store: Store, grpc_port: int, http_port: int, health_po
                          metrics_port: int, **exporter) -> dict:
     settings = {"endpoint": store.url, "database": DATABASE, "compress": "lz4",
                 "timeout": "10s", **exporter}
+    settings.setdefault("sending_queue", {})
+    settings["sending_queue"].setdefault("batch", {"flush_timeout": "200ms"})
     pipeline = {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["clickhouse"]}
     return {
         "receivers": {"otlp": otlp_receiver(grpc_port, http_port)},

@@ -1,7 +1,9 @@
 //! `timeout`, `retry_on_failure` and `sending_queue` as an exporter config declares them.
 
 use cormorant_confmap::{decode, parse_yaml};
-use cormorant_core::exporterhelper::{QueueSetting, QueueSizer, RetrySetting, TimeoutSetting};
+use cormorant_core::exporterhelper::{
+    BatchSetting, QueueSetting, QueueSizer, RetrySetting, TimeoutSetting,
+};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -93,7 +95,20 @@ fn unsupported_and_invalid_settings_are_explained() {
     };
     assert!(queue("{storage: file_storage/q}").contains("persistent queues are not supported yet"));
     assert!(queue("{sizer: bytes}").contains("bytes is not supported"));
-    assert!(queue("{batch: {}}").contains("batch processor"));
+    assert!(queue("{batch: {sizer: requests}}").contains("sizer: requests is not supported"));
+    assert!(queue("{batch: {sizer: bytes}}").contains("sizer: bytes is not supported"));
+    assert!(
+        queue("{batch: {partition: {metadata_keys: [tenant]}}}")
+            .contains("partition is not supported yet")
+    );
+    assert!(queue("{batch: {flush_timeout: 0s}}").contains("flush_timeout must be positive"));
+    assert!(
+        queue("{batch: {min_size: 10, max_size: 5}}")
+            .contains("max_size (5) must be 0 or at least min_size (10)")
+    );
+    assert!(queue("{batch: {}, wait_for_result: true}").contains("wait_for_result"));
+    assert!(queue("{batch: {}, block_on_overflow: true}").contains("block_on_overflow"));
+    assert!(queue("{enabled: false, batch: {}}").contains("needs the sending queue"));
     assert!(queue("{num_consumers: 0}").contains("num_consumers must be positive"));
     assert!(queue("{queue_size: 0}").contains("queue_size must be positive"));
     assert!(
@@ -112,4 +127,28 @@ fn unsupported_and_invalid_settings_are_explained() {
     };
     assert!(retry("{randomization_factor: 1.5}").contains("within [0, 1]"));
     assert!(retry("{multiplier: 0}").contains("positive"));
+}
+
+#[test]
+fn batch_keys_and_defaults() {
+    let config = parse("sending_queue: {batch: {}}");
+    let batch = config.sending_queue.batch.clone().unwrap();
+    assert_eq!(batch, BatchSetting::default());
+    assert_eq!(batch.flush_timeout, Duration::from_millis(200));
+    assert_eq!(batch.min_size, 8192);
+    assert_eq!(batch.max_size, 0);
+    assert_eq!(batch.sizer, QueueSizer::Items);
+    assert!(config.sending_queue.validate().is_ok());
+    assert!(parse("sending_queue: {}").sending_queue.batch.is_none());
+
+    let config = parse(
+        "sending_queue: {batch: {min_size: 5000, max_size: 6000, flush_timeout: 5s, sizer: items}}",
+    );
+    let batch = config.sending_queue.batch.clone().unwrap();
+    assert_eq!(batch.min_size, 5000);
+    assert_eq!(batch.max_size, 6000);
+    assert_eq!(batch.flush_timeout, Duration::from_secs(5));
+    assert!(config.sending_queue.validate().is_ok());
+
+    assert!(decode_error("sending_queue: {batch: {min_items: 5}}").contains("min_items"));
 }

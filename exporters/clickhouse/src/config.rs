@@ -6,12 +6,12 @@ use crate::endpoint::{Endpoint, check_setting_name};
 use crate::schema::{self, SchemaSettings, TableEngine, TableNames};
 use cormorant_core::config::duration;
 use cormorant_core::exporterhelper::{
-    QueueSetting, QueuedExporterSettings, RetrySetting, TimeoutSetting,
+    BatchSetting, QueueSetting, QueuedExporterSettings, RetrySetting, TimeoutSetting,
 };
 use cormorant_core::tls::TlsClientSetting;
 use cormorant_core::{ComponentConfig, ConfigError};
 use indexmap::IndexMap;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -67,8 +67,47 @@ pub struct ClickHouseConfig {
     pub timeout: TimeoutSetting,
     #[serde(default)]
     pub retry_on_failure: RetrySetting,
-    #[serde(default)]
+    /// The shared queue, batching by default (see [`clickhouse_batch`]).
+    #[serde(
+        default = "default_sending_queue",
+        deserialize_with = "sending_queue_with_default_batch"
+    )]
     pub sending_queue: QueueSetting,
+}
+
+/// The batching the exporter applies when `sending_queue::batch` is not configured.
+///
+/// Every insert creates a part that ClickHouse later merges; many small inserts from a busy
+/// collector outrun the merges and end in `TOO_MANY_PARTS`. Inserts of tens of thousands of rows
+/// keep the part count low, and five seconds bounds how long a quiet pipeline's data waits.
+pub fn clickhouse_batch() -> BatchSetting {
+    BatchSetting {
+        min_size: 50_000,
+        max_size: 100_000,
+        flush_timeout: Duration::from_secs(5),
+        ..BatchSetting::default()
+    }
+}
+
+/// Adds [`clickhouse_batch`] to a queue without `batch`, unless the queue is off or uses a mode
+/// that cannot be combined with batching yet (`wait_for_result`, `block_on_overflow`); an
+/// explicit `batch` is kept as written.
+fn with_default_batch(mut queue: QueueSetting) -> QueueSetting {
+    if queue.batch.is_none() && queue.enabled && !queue.wait_for_result && !queue.block_on_overflow
+    {
+        queue.batch = Some(clickhouse_batch());
+    }
+    queue
+}
+
+fn default_sending_queue() -> QueueSetting {
+    with_default_batch(QueueSetting::default())
+}
+
+fn sending_queue_with_default_batch<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<QueueSetting, D::Error> {
+    QueueSetting::deserialize(deserializer).map(with_default_batch)
 }
 
 /// `table_engine`: the MergeTree-family engine of the data tables.
@@ -282,6 +321,7 @@ mod tests {
         assert_eq!(config.table_engine, TableEngineSetting::default());
         assert_eq!(config.timeout, TimeoutSetting(Duration::from_secs(5)));
         assert!(config.sending_queue.enabled);
+        assert_eq!(config.sending_queue.batch, Some(clickhouse_batch()));
         assert_eq!(config.table_names(), schema::default_table_names());
         let settings = config.schema_settings();
         assert_eq!(settings.cluster, None);
@@ -388,5 +428,50 @@ sending_queue: {queue_size: 50}
             let error = parse(yaml).unwrap_err().to_string();
             assert!(error.contains(expected), "{yaml}: {error}");
         }
+    }
+
+    #[test]
+    fn sending_queue_batches_large_inserts_unless_batch_is_configured() {
+        let default = clickhouse_batch();
+        assert_eq!(default.min_size, 50_000);
+        assert_eq!(default.max_size, 100_000);
+        assert_eq!(default.flush_timeout, Duration::from_secs(5));
+
+        let config = parse("endpoint: http://h\nsending_queue: {queue_size: 50}").unwrap();
+        assert_eq!(config.sending_queue.queue_size, 50);
+        assert_eq!(config.sending_queue.batch, Some(clickhouse_batch()));
+        assert_eq!(
+            config.helper_settings().sending_queue.batch,
+            Some(clickhouse_batch())
+        );
+
+        let config = parse(
+            "endpoint: http://h\nsending_queue: {batch: {min_size: 5000, flush_timeout: 5s}}",
+        )
+        .unwrap();
+        let batch = config.sending_queue.batch.unwrap();
+        assert_eq!(batch.min_size, 5000);
+        assert_eq!(batch.max_size, 0);
+        assert_eq!(batch.flush_timeout, Duration::from_secs(5));
+
+        let config = parse("endpoint: http://h\nsending_queue: {batch: {}}").unwrap();
+        assert_eq!(config.sending_queue.batch, Some(BatchSetting::default()));
+
+        for yaml in [
+            "sending_queue: {enabled: false}",
+            "sending_queue: {wait_for_result: true}",
+            "sending_queue: {block_on_overflow: true}",
+        ] {
+            let config = parse(&format!("endpoint: http://h\n{yaml}")).unwrap();
+            assert_eq!(config.sending_queue.batch, None, "{yaml}");
+        }
+
+        let error = parse("endpoint: http://h\nsending_queue: {batch: {sizer: requests}}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("sizer: requests is not supported"),
+            "{error}"
+        );
     }
 }

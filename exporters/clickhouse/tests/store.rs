@@ -380,7 +380,8 @@ async fn outages_and_lost_answers_still_store_every_span_exactly_once() {
     let proxy = Proxy::start(store.addr).await;
     let yaml = format!(
         "endpoint: {}\ndatabase: outage\ntimeout: 10s\n\
-         retry_on_failure: {{initial_interval: 100ms, max_interval: 400ms, max_elapsed_time: 0}}",
+         retry_on_failure: {{initial_interval: 100ms, max_interval: 400ms, max_elapsed_time: 0}}\n\
+         sending_queue: {{batch: {{min_size: 100, max_size: 100}}}}",
         proxy.endpoint()
     );
     let exporter = start_exporter("clickhouse/outage", &yaml, Signal::Traces).await;

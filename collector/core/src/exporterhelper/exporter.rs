@@ -1,6 +1,7 @@
 //! [`QueuedExporter`]: turns a [`Sender`] into a pipeline [`Exporter`] with otelcol's
 //! `timeout`, `retry_on_failure` and `sending_queue` behaviour.
 
+use super::batcher::{AdmitError, Batcher};
 use super::queue::{BoundedQueue, PushError};
 use super::retry::Retrier;
 use super::sender::{SendError, Sender};
@@ -13,7 +14,7 @@ use async_trait::async_trait;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// The helper settings of one exporter, as decoded from its config.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -30,9 +31,15 @@ pub struct QueuedExporterSettings {
 /// refuses the payload with a retryable error (or waits, with `block_on_overflow`), so
 /// back-pressure reaches the client instead of data being dropped silently. With the queue
 /// disabled, `consume` delivers inline and hands the final error back to the caller.
+///
+/// With `sending_queue::batch`, `consume` appends to a pending batch that a background task
+/// queues once it reaches `min_size` items or `flush_timeout` after its first item. The pending
+/// batch is bounded too: while the queue is full it stops growing at its limit and `consume`
+/// refuses with a retryable error.
 pub struct QueuedExporter<S: Sender> {
     inner: Arc<Inner<S>>,
     workers: Mutex<JoinSet<()>>,
+    batch_flusher: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Inner<S> {
@@ -41,6 +48,8 @@ struct Inner<S> {
     retrier: Retrier,
     telemetry: ExporterTelemetry,
     queue: Option<BoundedQueue>,
+    /// The pending batch in front of the queue, with `sending_queue::batch`.
+    batcher: Option<Batcher>,
     num_consumers: usize,
     block_on_overflow: bool,
     wait_for_result: bool,
@@ -78,6 +87,11 @@ impl<S: Sender> QueuedExporter<S> {
             telemetry.queue_capacity().set(i64::from(queue.capacity()));
             queue
         });
+        let batcher = queue_setting
+            .batch
+            .as_ref()
+            .filter(|_| queue_setting.enabled)
+            .map(|batch| Batcher::new(signal, batch));
         QueuedExporter {
             inner: Arc::new(Inner {
                 id: id.to_string(),
@@ -89,6 +103,7 @@ impl<S: Sender> QueuedExporter<S> {
                 },
                 telemetry,
                 queue,
+                batcher,
                 num_consumers: queue_setting.num_consumers,
                 block_on_overflow: queue_setting.block_on_overflow,
                 wait_for_result: queue_setting.wait_for_result,
@@ -96,6 +111,7 @@ impl<S: Sender> QueuedExporter<S> {
                 in_flight_items: AtomicUsize::new(0),
             }),
             workers: Mutex::new(JoinSet::new()),
+            batch_flusher: Mutex::new(None),
         }
     }
 
@@ -214,6 +230,50 @@ impl<S: Sender> Inner<S> {
         }
     }
 
+    /// Appends to the pending batch; a refusal hands the payload back as it was offered.
+    async fn add_to_batch(&self, batcher: &Batcher, payload: Payload) -> Result<(), Returned> {
+        let items = payload.item_count();
+        let (error, payload) = match batcher.admit(payload).await {
+            Ok(()) => return Ok(()),
+            Err(AdmitError::Closing(payload)) => (self.shutting_down(), payload),
+            Err(AdmitError::WrongSignal(payload)) => (
+                ConsumeError::permanent(
+                    format!(
+                        "exporter {} cannot batch {} with other signals",
+                        self.id,
+                        payload.signal()
+                    ),
+                    items,
+                ),
+                payload,
+            ),
+            Err(AdmitError::Full { held, payload }) => {
+                tracing::warn!(
+                    exporter = %self.id,
+                    items,
+                    held_items = held,
+                    "the pending batch is at its limit and the sending queue has no room; \
+                     refusing the data so the sender retries"
+                );
+                let error = ConsumeError::unavailable(format!(
+                    "exporter {} cannot take more data: its pending batch holds {held} items \
+                     (limit {}) waiting for room in the sending queue",
+                    self.id,
+                    batcher.pending_limit()
+                ));
+                (error, payload)
+            }
+        };
+        self.telemetry.enqueue_failed(items);
+        Err(Returned { error, payload })
+    }
+
+    async fn flush_batches(self: Arc<Self>) {
+        if let (Some(batcher), Some(queue)) = (&self.batcher, &self.queue) {
+            batcher.run(queue).await;
+        }
+    }
+
     async fn work(self: Arc<Self>) {
         let Some(queue) = &self.queue else {
             return;
@@ -254,9 +314,10 @@ impl<S: Sender> Consumer for QueuedExporter<S> {
                 payload,
             });
         }
-        match &inner.queue {
-            Some(queue) => inner.enqueue(queue, payload).await,
-            None => match inner.deliver(&payload, FailureFate::ReturnedToCaller).await {
+        match (&inner.queue, &inner.batcher) {
+            (Some(_), Some(batcher)) => inner.add_to_batch(batcher, payload).await,
+            (Some(queue), None) => inner.enqueue(queue, payload).await,
+            (None, _) => match inner.deliver(&payload, FailureFate::ReturnedToCaller).await {
                 Ok(()) => Ok(()),
                 Err(error) => Err(Returned { error, payload }),
             },
@@ -275,16 +336,40 @@ impl<S: Sender> Lifecycle for QueuedExporter<S> {
                     workers.spawn(Arc::clone(&self.inner).work());
                 }
             }
+            if self.inner.batcher.is_some() {
+                let mut flusher = self.batch_flusher.lock().expect("batch flusher lock");
+                if flusher.is_none() {
+                    *flusher = Some(tokio::spawn(Arc::clone(&self.inner).flush_batches()));
+                }
+            }
         }
         Ok(())
     }
 
-    /// Refuses new data, lets the workers drain the queue until `deadline`, then stops them and
-    /// reports the items that were not delivered.
+    /// Refuses new data, queues the pending batch, lets the workers drain the queue until
+    /// `deadline`, then stops them and reports the items that were not delivered.
     async fn shutdown(&self, deadline: tokio::time::Instant) -> Result<(), ComponentError> {
         let inner = &self.inner;
         inner.accepting.store(false, Ordering::SeqCst);
         let mut undelivered = 0;
+        if let Some(batcher) = &inner.batcher {
+            batcher.close();
+            let flusher = self
+                .batch_flusher
+                .lock()
+                .expect("batch flusher lock")
+                .take();
+            if let Some(mut flusher) = flusher
+                && tokio::time::timeout_at(deadline, &mut flusher)
+                    .await
+                    .is_err()
+            {
+                flusher.abort();
+                // Wait for the abort to land so the held count below is final.
+                let _ = flusher.await;
+            }
+            undelivered += batcher.held_items();
+        }
         if let Some(queue) = &inner.queue {
             queue.close();
             let mut workers = std::mem::take(&mut *self.workers.lock().expect("workers lock"));
@@ -295,7 +380,7 @@ impl<S: Sender> Lifecycle for QueuedExporter<S> {
             if drained.is_err() {
                 workers.shutdown().await;
             }
-            undelivered =
+            undelivered +=
                 queue.discard_remaining().await + inner.in_flight_items.swap(0, Ordering::SeqCst);
         }
         inner.sender.shutdown().await;

@@ -4,11 +4,13 @@
 //!
 //! An exporter implements [`Sender`] (deliver one payload, classify failures as retryable or
 //! permanent) and wraps it in a [`QueuedExporter`], which is the pipeline-facing [`Exporter`].
+//! With `sending_queue::batch`, payloads are merged into larger requests before they are queued.
 //! Unlike otelcol, a full queue does not drop data: it refuses it with a retryable error so the
 //! back-pressure reaches the client.
 //!
 //! [`Exporter`]: crate::component::Exporter
 
+mod batcher;
 mod exporter;
 mod queue;
 mod retry;
@@ -17,4 +19,4 @@ mod settings;
 
 pub use exporter::{QueuedExporter, QueuedExporterSettings};
 pub use sender::{SendError, SendOutcome, Sender};
-pub use settings::{QueueSetting, QueueSizer, RetrySetting, TimeoutSetting};
+pub use settings::{BatchSetting, QueueSetting, QueueSizer, RetrySetting, TimeoutSetting};

@@ -112,8 +112,8 @@ pub struct QueueSetting {
     pub wait_for_result: bool,
     /// A storage extension for a persistent queue; not supported yet.
     pub storage: Option<String>,
-    /// Batching inside the queue; not supported yet (the `batch` processor does this).
-    pub batch: Option<IgnoredAny>,
+    /// Batching in front of the queue: small payloads are merged into larger requests.
+    pub batch: Option<BatchSetting>,
 }
 
 impl Default for QueueSetting {
@@ -134,6 +134,13 @@ impl Default for QueueSetting {
 impl QueueSetting {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.enabled {
+            if self.batch.is_some() {
+                return Err(ConfigError::Invalid(
+                    "sending_queue::batch needs the sending queue; remove batch or set \
+                     sending_queue::enabled: true"
+                        .into(),
+                ));
+            }
             return Ok(());
         }
         if let Some(storage) = &self.storage {
@@ -141,10 +148,20 @@ impl QueueSetting {
                 "sending_queue::storage ({storage}): persistent queues are not supported yet"
             )));
         }
-        if self.batch.is_some() {
-            return Err(ConfigError::Invalid(
-                "sending_queue::batch is not supported yet; use the batch processor".into(),
-            ));
+        if let Some(batch) = &self.batch {
+            batch.validate()?;
+            if self.wait_for_result {
+                return Err(ConfigError::Invalid(
+                    "sending_queue::batch together with wait_for_result is not supported yet"
+                        .into(),
+                ));
+            }
+            if self.block_on_overflow {
+                return Err(ConfigError::Invalid(
+                    "sending_queue::batch together with block_on_overflow is not supported yet"
+                        .into(),
+                ));
+            }
         }
         if self.sizer == QueueSizer::Bytes {
             return Err(ConfigError::Invalid(
@@ -162,5 +179,73 @@ impl QueueSetting {
             ));
         }
         Ok(())
+    }
+}
+
+/// `sending_queue::batch`: merge payloads into requests of at least `min_size` items, or whatever
+/// has gathered `flush_timeout` after the first item, so destinations that prefer few large
+/// writes (ClickHouse) get them without a separate batch processor.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BatchSetting {
+    /// How long the first item of a batch may wait for the batch to fill.
+    #[serde(deserialize_with = "duration")]
+    pub flush_timeout: Duration,
+    /// A batch is queued as soon as it holds this many items.
+    pub min_size: usize,
+    /// Queued requests hold at most this many items; zero means no limit.
+    pub max_size: usize,
+    /// What the sizes count; only `items` is supported.
+    pub sizer: QueueSizer,
+    /// Separate batches per client metadata; not supported yet.
+    pub partition: Option<IgnoredAny>,
+}
+
+impl Default for BatchSetting {
+    fn default() -> Self {
+        BatchSetting {
+            flush_timeout: Duration::from_millis(200),
+            min_size: 8192,
+            max_size: 0,
+            sizer: QueueSizer::Items,
+            partition: None,
+        }
+    }
+}
+
+impl BatchSetting {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.sizer != QueueSizer::Items {
+            let sizer = match self.sizer {
+                QueueSizer::Requests => "requests",
+                QueueSizer::Items | QueueSizer::Bytes => "bytes",
+            };
+            return Err(ConfigError::Invalid(format!(
+                "sending_queue::batch::sizer: {sizer} is not supported; use items"
+            )));
+        }
+        if self.partition.is_some() {
+            return Err(ConfigError::Invalid(
+                "sending_queue::batch::partition is not supported yet".into(),
+            ));
+        }
+        if self.flush_timeout.is_zero() {
+            return Err(ConfigError::Invalid(
+                "sending_queue::batch::flush_timeout must be positive".into(),
+            ));
+        }
+        if self.max_size > 0 && self.max_size < self.min_size {
+            return Err(ConfigError::Invalid(format!(
+                "sending_queue::batch::max_size ({}) must be 0 or at least min_size ({})",
+                self.max_size, self.min_size
+            )));
+        }
+        Ok(())
+    }
+
+    /// Items the batch may hold before `consume` refuses: room for a full request on top of one
+    /// that waits for space in the queue, so a full queue turns into back-pressure, not growth.
+    pub fn pending_limit(&self) -> usize {
+        self.min_size.max(self.max_size).max(1).saturating_mul(2)
     }
 }
