@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cormorant ClickHouse benchmark: spans per collector CPU-second for OTLP/gRPC -> batch ->
+# Cormorant ClickHouse benchmark: spans per collector CPU-second for OTLP/gRPC -> batching ->
 # clickhouse encoding (against a sink that discards the inserts), rows/s into the chdb-backed
 # store, and compressed bytes per span stored, next to the contrib schema's columns alone.
 # See bench/README.md for what each number means.
@@ -30,13 +30,13 @@ STORE_SPANS=${BENCH_STORE_SPANS:-1000000}
 STORE_RATE=${BENCH_STORE_RATE:-0}
 STORE_TIMEOUT=${BENCH_STORE_TIMEOUT:-300}
 SPANS_PER_CPU_SECOND_TARGET=400000
-# send_batch_size of the store config, and spans per request into the store, which divides it:
-# every batch the exporter inserts is then full, and the wait for the store to hold every span
-# never includes the batch processor's timeout for a last partial batch.
+# sending_queue.batch.min_size of the store config, and spans per request into the store, which
+# divides it: every batch the exporter inserts is then full, and the wait for the store to hold
+# every span never includes the flush timeout of a last partial batch.
 STORE_BATCH_SPANS=50000
 STORE_REQUEST_SPANS=500
-# The batch processor's timeout in both configs plus headroom: how long the exporter may take
-# to send the last partial batch after the load stops.
+# The exporter's batch flush_timeout in both configs plus headroom: how long the exporter may
+# take to send the last partial batch after the load stops.
 FLUSH_SECONDS=15
 # The columns this exporter adds to contrib's otel_traces for eBPF and packet capture.
 EXTRA_COLUMNS="'SpanSource','ProcessId','ProcessName','L7Protocol','RequestId','TcpSeqRequest','TcpSeqResponse'"
@@ -261,7 +261,7 @@ cat <<EOF
 machine: $(machine_description), load average $load_before before, $load_after after
 reproduce: ${env_prefix}bench/clickhouse_throughput.sh
 
-1. encoding: OTLP/gRPC -> batch -> clickhouse (RowBinary, LZ4) -> http-sink (discards bodies)
+1. encoding: OTLP/gRPC -> clickhouse (queue batching, RowBinary, LZ4) -> http-sink (discards bodies)
    sink                               ${sink_command[*]}
    collector                          $COLLECTOR --config $SINK_CONFIG
    load                               $LOADGEN ${encode_loadgen_args[*]}
