@@ -30,7 +30,10 @@ impl Registry {
     /// Every component compiled into Cormorant.
     pub fn builtin() -> Self {
         Registry {
-            receivers: vec![cormorant_receiver_otlp::factory()],
+            receivers: vec![
+                cormorant_receiver_otlp::factory(),
+                cormorant_receiver_integration::factory(),
+            ],
             processors: vec![
                 cormorant_processor_batch::factory(),
                 cormorant_processor_memory_limiter::factory(),

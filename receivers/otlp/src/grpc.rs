@@ -2,7 +2,6 @@
 //! (any other service or signal gets UNIMPLEMENTED from tonic's fallback route).
 
 use crate::config::GrpcConfig;
-use crate::ingest::{Logs, Metrics, OtlpSignal, Traces, ingest};
 use cormorant_core::ReceiverConsumers;
 use cormorant_core::SharedConsumer;
 use cormorant_core::pdata::{
@@ -10,6 +9,7 @@ use cormorant_core::pdata::{
     ExportMetricsServiceResponse, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use cormorant_core::server::ServeOptions;
+use cormorant_core::server::otlp_ingest::{Logs, Metrics, OtlpSignal, Traces, ingest};
 use cormorant_core::telemetry::ReceiverTelemetry;
 use http::HeaderValue;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{

@@ -3,69 +3,19 @@
 
 use crate::config::HttpConfig;
 use crate::cors::Cors;
-use crate::ingest::{Logs, Metrics, OtlpSignal, Outcome, Traces, ingest};
-use crate::json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::map_response_with_state;
 use axum::response::Response;
 use axum::routing::any;
-use bytes::Bytes;
-use cormorant_core::server::{
-    AcceptedEncodings, BodyError, ContentEncoding, ErrorReply, decompress, read_limited,
-};
+use cormorant_core::server::AcceptedEncodings;
+use cormorant_core::server::otlp_http::{decode_request, outcome_response, text_response};
+use cormorant_core::server::otlp_ingest::{Logs, Metrics, OtlpSignal, Traces, ingest};
 use cormorant_core::telemetry::ReceiverTelemetry;
 use cormorant_core::{ConfigError, ReceiverConsumers, SharedConsumer};
-use http::header::{ALLOW, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use prost::Message;
 use std::sync::Arc;
-use tonic::Code;
-
-const PROTOBUF: &str = "application/x-protobuf";
-const JSON: &str = "application/json";
-
-/// Bodies received larger than this are decompressed and decoded on the blocking pool, so one
-/// large request does not stall the other connections of the same runtime worker.
-const OFFLOAD_BYTES: usize = 64 * 1024;
-
-/// The two OTLP/HTTP encodings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Protobuf,
-    Json,
-}
-
-impl Format {
-    /// From `Content-Type`, ignoring parameters such as `charset`.
-    fn from_headers(headers: &HeaderMap) -> Option<Format> {
-        let value = headers.get(CONTENT_TYPE)?.to_str().ok()?;
-        let essence = value.split(';').next().unwrap_or("").trim();
-        if essence.eq_ignore_ascii_case(PROTOBUF) {
-            Some(Format::Protobuf)
-        } else if essence.eq_ignore_ascii_case(JSON) {
-            Some(Format::Json)
-        } else {
-            None
-        }
-    }
-
-    fn content_type(self) -> HeaderValue {
-        HeaderValue::from_static(match self {
-            Format::Protobuf => PROTOBUF,
-            Format::Json => JSON,
-        })
-    }
-
-    fn decode<S: OtlpSignal>(self, body: &[u8]) -> Result<S::Request, String> {
-        match self {
-            Format::Protobuf => S::Request::decode(body)
-                .map_err(|e| format!("failed to decode protobuf request body: {e}")),
-            Format::Json => json::decode(body).map_err(|e| e.to_string()),
-        }
-    }
-}
 
 /// What every route shares.
 struct Shared {
@@ -114,7 +64,7 @@ pub(crate) fn router(
     }
     let extra_headers = Arc::new(response_headers(config)?);
     Ok(router
-        .fallback(|| async { text(StatusCode::NOT_FOUND, "404 page not found") })
+        .fallback(|| async { text_response(StatusCode::NOT_FOUND, "404 page not found") })
         .layer(map_response_with_state(extra_headers, add_headers)))
 }
 
@@ -161,140 +111,12 @@ async fn export<S: OtlpSignal>(
     headers: &HeaderMap,
     body: Body,
 ) -> Response {
-    if method != Method::POST {
-        let mut response = text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "405 method not allowed, supported: [POST]",
-        );
-        response
-            .headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("POST"));
-        return response;
-    }
-    let Some(format) = Format::from_headers(headers) else {
-        return text(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "415 unsupported media type, supported: [application/json, application/x-protobuf]",
-        );
-    };
     let shared = &route.shared;
-    let encoding = match shared.encodings.negotiate(headers.get(CONTENT_ENCODING)) {
-        Ok(encoding) => encoding,
-        Err(error) => return Rejection::body(&error).render(format),
-    };
-    let received = match read_limited(body, shared.max_body).await {
-        Ok(received) => received,
-        Err(error) => return Rejection::body(&error).render(format),
-    };
-    let limit = shared.max_body;
-    let decoded = if received.len() > OFFLOAD_BYTES {
-        tokio::task::spawn_blocking(move || decode_body::<S>(format, encoding, received, limit))
-            .await
-            .unwrap_or_else(|error| {
-                Err(Rejection {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    reply: ErrorReply::new(Code::Internal, format!("decoding failed: {error}")),
-                })
-            })
-    } else {
-        decode_body::<S>(format, encoding, received, limit)
-    };
-    let request = match decoded {
-        Ok(request) => request,
-        Err(rejection) => return rejection.render(format),
-    };
-    match ingest(&route.consumer, &shared.telemetry, request.into()).await {
-        Outcome::Accepted => success(format, S::Response::default().encode_to_vec(), b"{}"),
-        Outcome::Partial { rejected, message } => {
-            let json = serde_json::json!({
-                "partialSuccess": {
-                    S::REJECTED_JSON_FIELD: rejected.to_string(),
-                    "errorMessage": message,
-                }
-            });
-            let protobuf = S::partial_response(rejected, message).encode_to_vec();
-            success(
-                format,
-                protobuf,
-                &serde_json::to_vec(&json).unwrap_or_default(),
-            )
+    match decode_request::<S>(method, headers, body, shared.max_body, &shared.encodings).await {
+        Ok((format, request)) => {
+            let outcome = ingest(&route.consumer, &shared.telemetry, request.into()).await;
+            outcome_response::<S>(format, outcome)
         }
-        Outcome::Failed(reply) => error_response(format, reply.http_status(), &reply),
+        Err(error) => error.into_response(),
     }
-}
-
-/// A request refused before it reached the pipeline.
-struct Rejection {
-    status: StatusCode,
-    reply: ErrorReply,
-}
-
-impl Rejection {
-    fn body(error: &BodyError) -> Self {
-        let code = match error {
-            BodyError::TooLarge { .. } => Code::ResourceExhausted,
-            _ => Code::InvalidArgument,
-        };
-        Rejection {
-            status: error.http_status(),
-            reply: ErrorReply::new(code, error.to_string()),
-        }
-    }
-
-    fn render(&self, format: Format) -> Response {
-        error_response(format, self.status, &self.reply)
-    }
-}
-
-/// Decompresses (within `max_request_body_size` again) and decodes a received body.
-fn decode_body<S: OtlpSignal>(
-    format: Format,
-    encoding: ContentEncoding,
-    received: Bytes,
-    limit: usize,
-) -> Result<S::Request, Rejection> {
-    let body = decompress(encoding, received, limit).map_err(|e| Rejection::body(&e))?;
-    format.decode::<S>(&body).map_err(|message| Rejection {
-        status: StatusCode::BAD_REQUEST,
-        reply: ErrorReply::new(Code::InvalidArgument, message),
-    })
-}
-
-fn success(format: Format, protobuf: Vec<u8>, json: &[u8]) -> Response {
-    let body = match format {
-        Format::Protobuf => Body::from(protobuf),
-        Format::Json => Body::from(json.to_vec()),
-    };
-    let mut response = Response::new(body);
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, format.content_type());
-    response
-}
-
-/// A `google.rpc.Status` body in the request's encoding, with `Retry-After` where it applies.
-fn error_response(format: Format, status: StatusCode, reply: &ErrorReply) -> Response {
-    let body = match format {
-        Format::Protobuf => reply.protobuf_body(),
-        Format::Json => reply.json_body(),
-    };
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, format.content_type());
-    if let Some(retry_after) = reply.retry_after_header() {
-        response.headers_mut().insert(RETRY_AFTER, retry_after);
-    }
-    response
-}
-
-fn text(status: StatusCode, message: &'static str) -> Response {
-    let mut response = Response::new(Body::from(message));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }

@@ -14,14 +14,13 @@ mod config;
 mod cors;
 mod grpc;
 mod http;
-mod ingest;
-pub mod json;
 mod receiver;
 
 pub use config::{
     CorsConfig, GrpcConfig, HttpConfig, KeepaliveConfig, KeepaliveEnforcementPolicy,
     KeepaliveServerParameters, OtlpReceiverConfig, Protocols,
 };
+pub use cormorant_core::server::otlp_json as json;
 pub use receiver::OtlpReceiver;
 
 use cormorant_core::{FactoryMeta, ReceiverFactory, Signal, Stability, receiver_factory};

@@ -1,21 +1,22 @@
-//! What both transports do with a decoded request: hand it to the pipeline, count it, and turn
+//! What every OTLP transport does with a decoded request: hand it to the pipeline, count it, and turn
 //! the result into a success, a partial success, or an error.
 //!
 //! [`OtlpSignal`] ties each signal to its request and response messages, so the gRPC services and
-//! the HTTP handler are written once, generically.
+//! the HTTP handlers of every receiver that speaks OTLP are written once, generically.
 
-use cormorant_core::pdata::{
+use crate::consumer::{ConsumeError, SharedConsumer};
+use crate::pdata::Payload;
+use crate::pdata::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use cormorant_core::server::ErrorReply;
-use cormorant_core::telemetry::ReceiverTelemetry;
-use cormorant_core::{ConsumeError, Payload, SharedConsumer};
+use crate::server::ErrorReply;
+use crate::telemetry::ReceiverTelemetry;
 use serde::de::DeserializeOwned;
 
 /// A signal's OTLP request and response messages.
-pub(crate) trait OtlpSignal: Send + Sync + 'static {
+pub trait OtlpSignal: Send + Sync + 'static {
     /// The `partialSuccess` counter's JSON name.
     const REJECTED_JSON_FIELD: &'static str;
     type Request: prost::Message + Default + DeserializeOwned + Into<Payload> + Send + 'static;
@@ -24,9 +25,9 @@ pub(crate) trait OtlpSignal: Send + Sync + 'static {
     fn partial_response(rejected: i64, message: String) -> Self::Response;
 }
 
-pub(crate) struct Traces;
-pub(crate) struct Metrics;
-pub(crate) struct Logs;
+pub struct Traces;
+pub struct Metrics;
+pub struct Logs;
 
 impl OtlpSignal for Traces {
     const REJECTED_JSON_FIELD: &'static str = "rejectedSpans";
@@ -75,7 +76,7 @@ impl OtlpSignal for Logs {
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     Accepted,
     /// Some items were dropped for good; the client must not retry.
     Partial {
@@ -87,7 +88,7 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     /// The success message for this outcome, or the error.
-    pub(crate) fn into_response<S: OtlpSignal>(self) -> Result<S::Response, ErrorReply> {
+    pub fn into_response<S: OtlpSignal>(self) -> Result<S::Response, ErrorReply> {
         match self {
             Outcome::Accepted => Ok(S::Response::default()),
             Outcome::Partial { rejected, message } => Ok(S::partial_response(rejected, message)),
@@ -97,7 +98,7 @@ impl Outcome {
 }
 
 /// Sends one request's data down the pipeline and records the receiver metrics.
-pub(crate) async fn ingest(
+pub async fn ingest(
     consumer: &SharedConsumer,
     telemetry: &ReceiverTelemetry,
     payload: Payload,

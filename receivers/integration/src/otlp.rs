@@ -1,0 +1,107 @@
+//! The OTLP/HTTP routes: APISIX's `opentelemetry` plugin posts protobuf traces to
+//! `/api/v1/otel/trace` (DeepFlow's path; some setups append `/v1/traces`), and plain OTLP/HTTP
+//! senders use `/v1/traces`, `/v1/metrics`, `/v1/logs`. Decoding and replies are the `otlp`
+//! receiver's (`cormorant_core::server::otlp_http`), so the success reply is exactly 200 with an
+//! OTLP response body, which APISIX requires.
+//!
+//! Resources of trace requests without `service.name` get the configured `service_name`, because
+//! APISIX only sets it when the user configures resource attributes, and spans without a service
+//! cannot be attributed downstream.
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value};
+use cormorant_core::pdata::resource::Resource;
+use cormorant_core::pdata::trace::ResourceSpans;
+use cormorant_core::server::AcceptedEncodings;
+use cormorant_core::server::otlp_http::{decode_request, outcome_response};
+use cormorant_core::server::otlp_ingest::{OtlpSignal, Traces, ingest};
+use cormorant_core::telemetry::ReceiverTelemetry;
+use cormorant_core::{Payload, SharedConsumer};
+use std::sync::Arc;
+
+/// The trace paths, APISIX's first.
+pub(crate) const TRACE_PATHS: [&str; 3] = [
+    "/api/v1/otel/trace",
+    "/api/v1/otel/trace/v1/traces",
+    "/v1/traces",
+];
+pub(crate) const METRICS_PATH: &str = "/v1/metrics";
+pub(crate) const LOGS_PATH: &str = "/v1/logs";
+
+const SERVICE_NAME: &str = "service.name";
+
+/// One OTLP signal's route.
+pub(crate) struct OtlpRoute {
+    pub(crate) consumer: SharedConsumer,
+    pub(crate) telemetry: ReceiverTelemetry,
+    pub(crate) max_body: usize,
+    pub(crate) encodings: AcceptedEncodings,
+    /// Filled into trace resources that lack `service.name`.
+    pub(crate) service_name: String,
+}
+
+/// Any OTLP signal, forwarded as decoded.
+pub(crate) async fn export<S: OtlpSignal>(
+    State(route): State<Arc<OtlpRoute>>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match decode_request::<S>(
+        &parts.method,
+        &parts.headers,
+        body,
+        route.max_body,
+        &route.encodings,
+    )
+    .await
+    {
+        Ok((format, request)) => {
+            let outcome = ingest(&route.consumer, &route.telemetry, request.into()).await;
+            outcome_response::<S>(format, outcome)
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Traces, with `service.name` filled in where missing.
+pub(crate) async fn export_traces(
+    State(route): State<Arc<OtlpRoute>>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match decode_request::<Traces>(
+        &parts.method,
+        &parts.headers,
+        body,
+        route.max_body,
+        &route.encodings,
+    )
+    .await
+    {
+        Ok((format, mut request)) => {
+            fill_service_name(&mut request.resource_spans, &route.service_name);
+            let payload = Payload::Traces(request.resource_spans);
+            let outcome = ingest(&route.consumer, &route.telemetry, payload).await;
+            outcome_response::<Traces>(format, outcome)
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+fn fill_service_name(resources: &mut [ResourceSpans], service_name: &str) {
+    for resource_spans in resources {
+        let resource = resource_spans
+            .resource
+            .get_or_insert_with(Resource::default);
+        if !resource.attributes.iter().any(|kv| kv.key == SERVICE_NAME) {
+            resource.attributes.push(KeyValue {
+                key: SERVICE_NAME.to_string(),
+                value: Some(AnyValue {
+                    value: Some(any_value::Value::StringValue(service_name.to_string())),
+                }),
+                ..Default::default()
+            });
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! Prometheus remote_write 1.0 (`package prometheus`): the wire messages, the body decoding and
+//! the per-series checks the spec asks of receivers.
+//!
+//! The messages are declared here from the proto field numbers rather than generated, because
+//! only the fields this receiver reads are needed; prost skips the others (exemplars) on decode.
+
+use prost::Message;
+
+/// `prometheus.WriteRequest`; field 2 is reserved.
+#[derive(Clone, PartialEq, Message)]
+pub struct WriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    pub timeseries: Vec<TimeSeries>,
+    #[prost(message, repeated, tag = "3")]
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// `prometheus.TimeSeries`; exemplars (field 3) are not read.
+#[derive(Clone, PartialEq, Message)]
+pub struct TimeSeries {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(message, repeated, tag = "2")]
+    pub samples: Vec<Sample>,
+    /// Native histograms are only counted, so that a series carrying them is refused instead of
+    /// silently losing them.
+    #[prost(message, repeated, tag = "4")]
+    pub histograms: Vec<NativeHistogram>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct Label {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct Sample {
+    #[prost(double, tag = "1")]
+    pub value: f64,
+    /// Milliseconds since the Unix epoch.
+    #[prost(int64, tag = "2")]
+    pub timestamp: i64,
+}
+
+/// `prometheus.Histogram`, of which only the presence matters here.
+#[derive(Clone, PartialEq, Message)]
+pub struct NativeHistogram {}
+
+#[derive(Clone, PartialEq, Message)]
+pub struct MetricMetadata {
+    #[prost(enumeration = "MetricType", tag = "1")]
+    pub r#type: i32,
+    #[prost(string, tag = "2")]
+    pub metric_family_name: String,
+    #[prost(string, tag = "4")]
+    pub help: String,
+    #[prost(string, tag = "5")]
+    pub unit: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum MetricType {
+    Unknown = 0,
+    Counter = 1,
+    Gauge = 2,
+    Histogram = 3,
+    Gaugehistogram = 4,
+    Summary = 5,
+    Info = 6,
+    Stateset = 7,
+}
+
+/// The label holding the metric name.
+pub const METRIC_NAME_LABEL: &str = "__name__";
+
+/// Why a body is not a remote_write 1.0 request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("request body is not valid snappy block data: {0}")]
+    Snappy(String),
+    #[error("decompressed request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("request body is not a prometheus.WriteRequest: {0}")]
+    Protobuf(String),
+}
+
+/// Undoes the snappy block compression, refusing before allocating when the declared length is
+/// over `limit`, and decodes the message.
+pub fn decode(body: &[u8], limit: usize) -> Result<WriteRequest, DecodeError> {
+    let length = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    if length > limit {
+        return Err(DecodeError::TooLarge { limit });
+    }
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| DecodeError::Snappy(e.to_string()))?;
+    WriteRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
+}
+
+/// Why one series breaks the spec's rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeriesError {
+    #[error("series has a label with an empty name")]
+    EmptyLabelName,
+    #[error("label {0:?} has an empty value")]
+    EmptyLabelValue(String),
+    #[error("labels are not sorted by name: {previous:?} comes before {next:?}")]
+    Unsorted { previous: String, next: String },
+    #[error("label {0:?} appears more than once")]
+    Duplicate(String),
+    #[error("series has no __name__ label")]
+    MissingName,
+    #[error("sample timestamp {0} is before the Unix epoch")]
+    NegativeTimestamp(i64),
+    #[error("series {0:?} carries native histograms, which are not supported")]
+    NativeHistograms(String),
+}
+
+/// Checks the rules of remote_write 1.0 §labels on one series: names non-empty, sorted, unique,
+/// `__name__` present, values non-empty; and that its samples can be given OTLP timestamps.
+pub fn validate(series: &TimeSeries) -> Result<(), SeriesError> {
+    let mut previous: Option<&str> = None;
+    for label in &series.labels {
+        if label.name.is_empty() {
+            return Err(SeriesError::EmptyLabelName);
+        }
+        if label.value.is_empty() {
+            return Err(SeriesError::EmptyLabelValue(label.name.clone()));
+        }
+        if let Some(previous) = previous {
+            match previous.cmp(label.name.as_str()) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => {
+                    return Err(SeriesError::Duplicate(label.name.clone()));
+                }
+                std::cmp::Ordering::Greater => {
+                    return Err(SeriesError::Unsorted {
+                        previous: previous.to_string(),
+                        next: label.name.clone(),
+                    });
+                }
+            }
+        }
+        previous = Some(&label.name);
+    }
+    let name = metric_name(series).ok_or(SeriesError::MissingName)?;
+    if !series.histograms.is_empty() {
+        return Err(SeriesError::NativeHistograms(name.to_string()));
+    }
+    if let Some(sample) = series.samples.iter().find(|s| s.timestamp < 0) {
+        return Err(SeriesError::NegativeTimestamp(sample.timestamp));
+    }
+    Ok(())
+}
+
+/// The value of `__name__`, if present.
+pub fn metric_name(series: &TimeSeries) -> Option<&str> {
+    series
+        .labels
+        .iter()
+        .find(|label| label.name == METRIC_NAME_LABEL)
+        .map(|label| label.value.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(labels: &[(&str, &str)]) -> TimeSeries {
+        TimeSeries {
+            labels: labels
+                .iter()
+                .map(|(name, value)| Label {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                })
+                .collect(),
+            samples: vec![Sample {
+                value: 1.0,
+                timestamp: 1,
+            }],
+            histograms: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn accepts_sorted_named_series() {
+        assert_eq!(
+            validate(&series(&[("__name__", "up"), ("job", "a")])),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn refuses_each_broken_rule() {
+        assert_eq!(
+            validate(&series(&[("__name__", "up"), ("a", "1"), ("a", "2")])),
+            Err(SeriesError::Duplicate("a".into()))
+        );
+        assert_eq!(
+            validate(&series(&[("job", "a")])),
+            Err(SeriesError::MissingName)
+        );
+        assert_eq!(
+            validate(&series(&[("", "x"), ("__name__", "up")])),
+            Err(SeriesError::EmptyLabelName)
+        );
+        assert_eq!(
+            validate(&series(&[("__name__", "up"), ("job", "")])),
+            Err(SeriesError::EmptyLabelValue("job".into()))
+        );
+        let mut negative = series(&[("__name__", "up")]);
+        negative.samples[0].timestamp = -1;
+        assert_eq!(validate(&negative), Err(SeriesError::NegativeTimestamp(-1)));
+    }
+
+    #[test]
+    fn refuses_oversized_decompression_before_allocating() {
+        let body = snap::raw::Encoder::new()
+            .compress_vec(&[0u8; 1000])
+            .unwrap();
+        assert_eq!(
+            decode(&body, 999),
+            Err(DecodeError::TooLarge { limit: 999 })
+        );
+    }
+}
