@@ -33,6 +33,7 @@ impl Registry {
             receivers: vec![
                 cormorant_receiver_otlp::factory(),
                 cormorant_receiver_integration::factory(),
+                cormorant_receiver_integration::prometheusremotewrite_factory(),
             ],
             processors: vec![
                 cormorant_processor_batch::factory(),

@@ -259,3 +259,30 @@ service:
         "{errors:#?}"
     );
 }
+
+#[test]
+fn prometheusremotewrite_receiver_is_registered_for_metrics() {
+    let errors = errors_of(
+        r#"
+receivers:
+  prometheusremotewrite:
+    endpoint: 127.0.0.1:9090
+    path: /receive
+exporters:
+  debug:
+service:
+  pipelines:
+    metrics:
+      receivers: [prometheusremotewrite]
+      exporters: [debug]
+"#,
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    let listing = crate::components::render(&Registry::builtin());
+    assert!(
+        listing.contains(
+            "    - name: prometheusremotewrite\n      stability:\n        metrics: Alpha\n"
+        ),
+        "{listing}"
+    );
+}

@@ -2,13 +2,14 @@
 
 use crate::config::IntegrationReceiverConfig;
 use crate::convert::MetricTypes;
+use crate::influx;
 use crate::otlp::{self, OtlpRoute};
 use crate::remote_write::{self, DecodeError, validate};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use axum::routing::any;
+use axum::routing::{MethodRouter, any};
 use cormorant_core::server::otlp_http::{RequestError, text_response};
 use cormorant_core::server::otlp_ingest::{Logs, Metrics};
 use cormorant_core::server::{AcceptedEncodings, ErrorReply, read_limited};
@@ -59,15 +60,13 @@ pub(crate) fn router(
             otlp::METRICS_PATH,
             any(otlp::export::<Metrics>).with_state(otlp_route(consumer)),
         );
-        let prometheus_route = Arc::new(PrometheusRoute {
-            consumer: consumer.clone(),
-            telemetry: telemetry.clone(),
-            max_body: config.max_request_body_size,
-            types: MetricTypes::default(),
-        });
         router = router.route(
             PROMETHEUS_PATH,
-            any(prometheus).with_state(prometheus_route),
+            remote_write_route(consumer, telemetry, config.max_request_body_size),
+        );
+        router = router.route(
+            influx::TELEGRAF_PATH,
+            influx::telegraf_route(consumer, telemetry, config),
         );
     }
     if let Some(consumer) = &consumers.logs {
@@ -76,12 +75,31 @@ pub(crate) fn router(
             any(otlp::export::<Logs>).with_state(otlp_route(consumer)),
         );
     }
-    router.fallback(|request: Request| async move {
-        text_response(
-            StatusCode::NOT_FOUND,
-            format!("404 no route for {}", request.uri().path()),
-        )
-    })
+    router.fallback(not_found)
+}
+
+/// The remote_write 1.0 endpoint, shared by the `integration` and `prometheusremotewrite`
+/// receivers so both validate, convert and answer identically.
+pub(crate) fn remote_write_route(
+    consumer: &SharedConsumer,
+    telemetry: &ReceiverTelemetry,
+    max_body: usize,
+) -> MethodRouter {
+    let route = Arc::new(PrometheusRoute {
+        consumer: consumer.clone(),
+        telemetry: telemetry.clone(),
+        max_body,
+        types: MetricTypes::default(),
+    });
+    any(prometheus).with_state(route)
+}
+
+/// The answer for every path a listener does not serve.
+pub(crate) async fn not_found(request: Request) -> Response {
+    text_response(
+        StatusCode::NOT_FOUND,
+        format!("404 no route for {}", request.uri().path()),
+    )
 }
 
 async fn prometheus(State(route): State<Arc<PrometheusRoute>>, request: Request) -> Response {

@@ -7,20 +7,28 @@
 //!   exactly as the `otlp` receiver does; trace resources without `service.name` get the
 //!   configured `service_name`;
 //! - Prometheus remote_write 1.0 on `POST /api/v1/prometheus` (snappy block format,
-//!   `prometheus.WriteRequest`), converted to OTLP metrics (see [`convert`]).
+//!   `prometheus.WriteRequest`), converted to OTLP metrics (see [`convert`]);
+//! - InfluxDB line protocol from Telegraf on `POST /api/v1/telegraf` (see [`influx`]).
 //!
 //! Every other path answers 404, another method 405, an over-limit body 413, and pipeline
 //! back-pressure 503/429 with `Retry-After`, as the `otlp` receiver does. A route is only served
 //! when some pipeline takes its signal.
+//!
+//! The crate also provides the `prometheusremotewrite` receiver ([`prometheusremotewrite`]): the
+//! same remote_write route alone, on its own listener and path.
 
 pub mod config;
 pub mod convert;
 mod http;
+pub mod influx;
+mod listener;
 mod otlp;
+pub mod prometheusremotewrite;
 mod receiver;
 pub mod remote_write;
 
 pub use config::IntegrationReceiverConfig;
+pub use prometheusremotewrite::{PrometheusRemoteWriteConfig, PrometheusRemoteWriteReceiver};
 pub use receiver::IntegrationReceiver;
 
 use cormorant_core::{FactoryMeta, ReceiverFactory, Signal, Stability, receiver_factory};
@@ -36,6 +44,25 @@ pub fn factory() -> Arc<dyn ReceiverFactory> {
         meta,
         |settings, config: IntegrationReceiverConfig, consumers| {
             Ok(Arc::new(IntegrationReceiver::new(
+                settings.id,
+                config,
+                consumers,
+            )))
+        },
+    )
+}
+
+/// The `prometheusremotewrite` factory: the same remote_write 1.0 endpoint under contrib's name.
+pub fn prometheusremotewrite_factory() -> Arc<dyn ReceiverFactory> {
+    let meta = FactoryMeta::new(
+        prometheusremotewrite::TYPE,
+        &[Signal::Metrics],
+        Stability::Alpha,
+    );
+    receiver_factory(
+        meta,
+        |settings, config: PrometheusRemoteWriteConfig, consumers| {
+            Ok(Arc::new(PrometheusRemoteWriteReceiver::new(
                 settings.id,
                 config,
                 consumers,

@@ -1,7 +1,10 @@
 //! The running receiver against real HTTP clients over loopback: remote_write 1.0 here, OTLP in
-//! [`otlp`].
+//! [`otlp`], the `prometheusremotewrite` receiver in [`prometheusremotewrite`], line protocol in
+//! [`telegraf`].
 
 mod otlp;
+mod prometheusremotewrite;
+mod telegraf;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -151,10 +154,14 @@ async fn send_with(
 }
 
 async fn write(addr: SocketAddr, request: &WriteRequest) -> Reply {
+    write_to(addr, "/api/v1/prometheus", request).await
+}
+
+async fn write_to(addr: SocketAddr, path: &str, request: &WriteRequest) -> Reply {
     let body = snap::raw::Encoder::new()
         .compress_vec(&request.encode_to_vec())
         .unwrap();
-    send(addr, "POST", "/api/v1/prometheus", body).await
+    send(addr, "POST", path, body).await
 }
 
 fn series(labels: &[(&str, &str)], samples: &[(f64, i64)]) -> TimeSeries {
