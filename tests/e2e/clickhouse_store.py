@@ -128,7 +128,13 @@ def assert_attributes(stored: dict, attributes, what: str) -> None:
     expected = {kv.key: kv.value for kv in attributes}
     assert set(stored) == set(expected), f"{what}: keys {sorted(stored)} != {sorted(expected)}"
     for key, value in expected.items():
-        if value.WhichOneof("value") in ("array_value", "kvlist_value"):
-            assert json.loads(stored[key]) == any_value_raw(value), f"{what}[{key}]"
-        else:
-            assert stored[key] == as_string(value), f"{what}[{key}]: {stored[key]!r}"
+        assert_value(stored[key], value, f"{what}[{key}]")
+
+
+def assert_value(stored: str, value, what: str) -> None:
+    """One stored `AsString()` text against its AnyValue: scalars exactly, arrays and maps as JSON
+    (compared parsed, so key order and number spelling inside the JSON do not matter)."""
+    if value.WhichOneof("value") in ("array_value", "kvlist_value"):
+        assert json.loads(stored) == any_value_raw(value), what
+    else:
+        assert stored == as_string(value), f"{what}: {stored!r}"
