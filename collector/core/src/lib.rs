@@ -14,6 +14,7 @@ pub mod exporterhelper;
 pub mod factory;
 pub mod http_client;
 pub mod pdata;
+pub mod prometheus;
 pub mod server;
 mod split;
 pub mod telemetry;

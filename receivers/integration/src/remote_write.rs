@@ -1,8 +1,8 @@
 //! Prometheus remote_write 1.0 (`package prometheus`): the wire messages, the body decoding and
 //! the per-series checks the spec asks of receivers.
 //!
-//! The messages are declared here from the proto field numbers rather than generated, because
-//! only the fields this receiver reads are needed; prost skips the others (exemplars) on decode.
+//! The messages are declared here from the proto field numbers (`prompb/types.proto`) rather
+//! than generated, so the build needs no `protoc`.
 
 use prost::Message;
 
@@ -15,17 +15,17 @@ pub struct WriteRequest {
     pub metadata: Vec<MetricMetadata>,
 }
 
-/// `prometheus.TimeSeries`; exemplars (field 3) are not read.
+/// `prometheus.TimeSeries`.
 #[derive(Clone, PartialEq, Message)]
 pub struct TimeSeries {
     #[prost(message, repeated, tag = "1")]
     pub labels: Vec<Label>,
     #[prost(message, repeated, tag = "2")]
     pub samples: Vec<Sample>,
-    /// Native histograms are only counted, so that a series carrying them is refused instead of
-    /// silently losing them.
+    #[prost(message, repeated, tag = "3")]
+    pub exemplars: Vec<Exemplar>,
     #[prost(message, repeated, tag = "4")]
-    pub histograms: Vec<NativeHistogram>,
+    pub histograms: Vec<Histogram>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -36,6 +36,8 @@ pub struct Label {
     pub value: String,
 }
 
+/// A float sample. remote_write 2.0's `Sample` is the same message plus `start_timestamp`
+/// (field 3), which 1.0 senders never set, so one type serves both versions.
 #[derive(Clone, PartialEq, Message)]
 pub struct Sample {
     #[prost(double, tag = "1")]
@@ -43,11 +45,103 @@ pub struct Sample {
     /// Milliseconds since the Unix epoch.
     #[prost(int64, tag = "2")]
     pub timestamp: i64,
+    /// When the series (counter, histogram) started counting, in milliseconds; 0 when unknown.
+    #[prost(int64, tag = "3")]
+    pub start_timestamp: i64,
 }
 
-/// `prometheus.Histogram`, of which only the presence matters here.
+/// `prometheus.Exemplar`; remote_write 2.0 exemplars are turned into this shape once their
+/// label references are resolved.
 #[derive(Clone, PartialEq, Message)]
-pub struct NativeHistogram {}
+pub struct Exemplar {
+    #[prost(message, repeated, tag = "1")]
+    pub labels: Vec<Label>,
+    #[prost(double, tag = "2")]
+    pub value: f64,
+    /// Milliseconds since the Unix epoch.
+    #[prost(int64, tag = "3")]
+    pub timestamp: i64,
+}
+
+/// A native histogram sample (`prometheus.Histogram`). remote_write 2.0's message is identical
+/// up to field 16 and adds `start_timestamp` (field 17), so one type serves both versions.
+#[derive(Clone, PartialEq, Message)]
+pub struct Histogram {
+    #[prost(oneof = "histogram::Count", tags = "1, 2")]
+    pub count: Option<histogram::Count>,
+    #[prost(double, tag = "3")]
+    pub sum: f64,
+    /// Bucket boundaries are `2^(2^-schema)` apart; -53 means custom bounds in `custom_values`.
+    #[prost(sint32, tag = "4")]
+    pub schema: i32,
+    #[prost(double, tag = "5")]
+    pub zero_threshold: f64,
+    #[prost(oneof = "histogram::ZeroCount", tags = "6, 7")]
+    pub zero_count: Option<histogram::ZeroCount>,
+    #[prost(message, repeated, tag = "8")]
+    pub negative_spans: Vec<BucketSpan>,
+    /// Integer histograms: each bucket's count as the difference to the previous bucket.
+    #[prost(sint64, repeated, tag = "9")]
+    pub negative_deltas: Vec<i64>,
+    /// Float histograms: absolute bucket counts.
+    #[prost(double, repeated, tag = "10")]
+    pub negative_counts: Vec<f64>,
+    #[prost(message, repeated, tag = "11")]
+    pub positive_spans: Vec<BucketSpan>,
+    #[prost(sint64, repeated, tag = "12")]
+    pub positive_deltas: Vec<i64>,
+    #[prost(double, repeated, tag = "13")]
+    pub positive_counts: Vec<f64>,
+    #[prost(enumeration = "ResetHint", tag = "14")]
+    pub reset_hint: i32,
+    /// Milliseconds since the Unix epoch.
+    #[prost(int64, tag = "15")]
+    pub timestamp: i64,
+    /// Upper bounds of the custom buckets when `schema` is -53.
+    #[prost(double, repeated, tag = "16")]
+    pub custom_values: Vec<f64>,
+    /// remote_write 2.0 (Prometheus ≥ 3.8) only; milliseconds, 0 when unknown.
+    #[prost(int64, tag = "17")]
+    pub start_timestamp: i64,
+}
+
+/// The oneofs of [`Histogram`]: integer histograms use the `Int` variants, float histograms the
+/// `Float` ones.
+pub mod histogram {
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum Count {
+        #[prost(uint64, tag = "1")]
+        Int(u64),
+        #[prost(double, tag = "2")]
+        Float(f64),
+    }
+
+    #[derive(Clone, Copy, PartialEq, prost::Oneof)]
+    pub enum ZeroCount {
+        #[prost(uint64, tag = "6")]
+        Int(u64),
+        #[prost(double, tag = "7")]
+        Float(f64),
+    }
+}
+
+/// A run of `length` consecutive buckets starting `offset` buckets after the previous run.
+#[derive(Clone, PartialEq, Message)]
+pub struct BucketSpan {
+    #[prost(sint32, tag = "1")]
+    pub offset: i32,
+    #[prost(uint32, tag = "2")]
+    pub length: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
+#[repr(i32)]
+pub enum ResetHint {
+    Unknown = 0,
+    Yes = 1,
+    No = 2,
+    Gauge = 3,
+}
 
 #[derive(Clone, PartialEq, Message)]
 pub struct MetricMetadata {
@@ -182,7 +276,9 @@ mod tests {
             samples: vec![Sample {
                 value: 1.0,
                 timestamp: 1,
+                start_timestamp: 0,
             }],
+            exemplars: Vec::new(),
             histograms: Vec::new(),
         }
     }

@@ -175,8 +175,13 @@ fn series(labels: &[(&str, &str)], samples: &[(f64, i64)]) -> TimeSeries {
             .collect(),
         samples: samples
             .iter()
-            .map(|&(value, timestamp)| Sample { value, timestamp })
+            .map(|&(value, timestamp)| Sample {
+                value,
+                timestamp,
+                start_timestamp: 0,
+            })
             .collect(),
+        exemplars: Vec::new(),
         histograms: Vec::new(),
     }
 }
