@@ -39,6 +39,18 @@ struct FamilyInfo {
     unit: String,
 }
 
+/// The OTLP metrics made from one request's series, and what they held.
+#[derive(Debug, Default)]
+pub struct Conversion {
+    pub resource_metrics: Vec<ResourceMetrics>,
+    /// Float samples converted.
+    pub samples: usize,
+    /// Native histogram samples converted.
+    pub histograms: usize,
+    /// Exemplars converted.
+    pub exemplars: usize,
+}
+
 /// Metric family metadata seen so far, by family name.
 #[derive(Debug, Default)]
 pub struct MetricTypes {
@@ -67,7 +79,7 @@ impl MetricTypes {
     }
 
     /// Converts series that passed [`crate::remote_write::validate`].
-    pub fn convert(&self, series: &[TimeSeries]) -> Vec<ResourceMetrics> {
+    pub fn convert(&self, series: &[TimeSeries]) -> Conversion {
         let families = self.families.lock().unwrap_or_else(|e| e.into_inner());
         let mut resources: Vec<ResourceMetrics> = Vec::new();
         let mut by_target: HashMap<(Option<&str>, Option<&str>), usize> = HashMap::new();
@@ -87,7 +99,12 @@ impl MetricTypes {
                 .metrics
                 .push(metric_of(one, name, info));
         }
-        resources
+        Conversion {
+            resource_metrics: resources,
+            samples: series.iter().map(|one| one.samples.len()).sum(),
+            histograms: 0,
+            exemplars: 0,
+        }
     }
 }
 

@@ -178,7 +178,7 @@ async fn write(route: &PrometheusRoute, request: remote_write::WriteRequest) -> 
         }
     }
     route.telemetry.refused(Signal::Metrics, invalid_samples);
-    let payload = Payload::Metrics(route.types.convert(&valid));
+    let payload = Payload::Metrics(route.types.convert(&valid).resource_metrics);
     let samples = payload.item_count();
     if samples > 0 {
         if let Err(error) = route.consumer.consume(payload).await {
