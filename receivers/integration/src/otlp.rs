@@ -6,9 +6,10 @@
 //!
 //! Resources of trace requests without `service.name` get the configured `service_name`, because
 //! APISIX only sets it when the user configures resource attributes, and spans without a service
-//! cannot be attributed downstream.
+//! cannot be attributed downstream. Resources without `service.instance.id` get the sender's IP
+//! address, which tells APISIX nodes apart the way DeepFlow's `app.host.ip` does.
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value};
 use cormorant_core::pdata::resource::Resource;
@@ -18,6 +19,7 @@ use cormorant_core::server::otlp_http::{decode_request, outcome_response};
 use cormorant_core::server::otlp_ingest::{OtlpSignal, Traces, ingest};
 use cormorant_core::telemetry::ReceiverTelemetry;
 use cormorant_core::{Payload, SharedConsumer};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The trace paths, APISIX's first.
@@ -30,6 +32,7 @@ pub(crate) const METRICS_PATH: &str = "/v1/metrics";
 pub(crate) const LOGS_PATH: &str = "/v1/logs";
 
 const SERVICE_NAME: &str = "service.name";
+const SERVICE_INSTANCE_ID: &str = "service.instance.id";
 
 /// One OTLP signal's route.
 pub(crate) struct OtlpRoute {
@@ -64,12 +67,16 @@ pub(crate) async fn export<S: OtlpSignal>(
     }
 }
 
-/// Traces, with `service.name` filled in where missing.
+/// Traces, with `service.name` and `service.instance.id` filled in where missing.
 pub(crate) async fn export_traces(
     State(route): State<Arc<OtlpRoute>>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip().to_string());
     match decode_request::<Traces>(
         &parts.method,
         &parts.headers,
@@ -80,7 +87,11 @@ pub(crate) async fn export_traces(
     .await
     {
         Ok((format, mut request)) => {
-            fill_service_name(&mut request.resource_spans, &route.service_name);
+            fill_identity(
+                &mut request.resource_spans,
+                &route.service_name,
+                peer.as_deref(),
+            );
             let payload = Payload::Traces(request.resource_spans);
             let outcome = ingest(&route.consumer, &route.telemetry, payload).await;
             outcome_response::<Traces>(format, outcome)
@@ -89,19 +100,26 @@ pub(crate) async fn export_traces(
     }
 }
 
-fn fill_service_name(resources: &mut [ResourceSpans], service_name: &str) {
+fn fill_identity(resources: &mut [ResourceSpans], service_name: &str, peer: Option<&str>) {
     for resource_spans in resources {
         let resource = resource_spans
             .resource
             .get_or_insert_with(Resource::default);
-        if !resource.attributes.iter().any(|kv| kv.key == SERVICE_NAME) {
-            resource.attributes.push(KeyValue {
-                key: SERVICE_NAME.to_string(),
-                value: Some(AnyValue {
-                    value: Some(any_value::Value::StringValue(service_name.to_string())),
-                }),
-                ..Default::default()
-            });
+        insert_if_missing(resource, SERVICE_NAME, service_name);
+        if let Some(peer) = peer {
+            insert_if_missing(resource, SERVICE_INSTANCE_ID, peer);
         }
+    }
+}
+
+fn insert_if_missing(resource: &mut Resource, key: &str, value: &str) {
+    if !resource.attributes.iter().any(|kv| kv.key == key) {
+        resource.attributes.push(KeyValue {
+            key: key.to_string(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.to_string())),
+            }),
+            ..Default::default()
+        });
     }
 }

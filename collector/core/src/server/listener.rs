@@ -7,11 +7,13 @@
 //! current response), wait until the caller's deadline, and only then cut what is left.
 
 use crate::component::ComponentError;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,6 +21,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
+use tower_service::Service;
 
 /// A TLS client that has not finished its handshake by then is disconnected.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -157,7 +160,10 @@ async fn accept_loop(
                         peer,
                         acceptor.clone(),
                         builder.clone(),
-                        TowerToHyperService::new(router.clone()),
+                        TowerToHyperService::new(WithPeer {
+                            router: router.clone(),
+                            peer,
+                        }),
                         drain_signal.clone(),
                     ));
                 }
@@ -191,7 +197,7 @@ async fn serve_connection(
     peer: SocketAddr,
     acceptor: Option<TlsAcceptor>,
     builder: Arc<Builder<TokioExecutor>>,
-    service: TowerToHyperService<axum::Router>,
+    service: TowerToHyperService<WithPeer>,
     mut drain_signal: watch::Receiver<bool>,
 ) {
     // Small OTLP responses should not wait for Nagle's algorithm.
@@ -217,11 +223,37 @@ async fn serve_connection(
     drive(&builder, tls, service, drain_signal, peer).await;
 }
 
+/// The router of one connection, handing every request the connection's peer address as axum's
+/// `ConnectInfo`, so routes can attribute what they receive to its sender.
+#[derive(Clone)]
+struct WithPeer {
+    router: axum::Router,
+    peer: SocketAddr,
+}
+
+impl<B> Service<http::Request<B>> for WithPeer
+where
+    axum::Router: Service<http::Request<B>>,
+{
+    type Response = <axum::Router as Service<http::Request<B>>>::Response;
+    type Error = <axum::Router as Service<http::Request<B>>>::Error;
+    type Future = <axum::Router as Service<http::Request<B>>>::Future;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Service::<http::Request<B>>::poll_ready(&mut self.router, context)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        self.router.call(request)
+    }
+}
+
 /// Serves one connection until the peer closes it or the server drains.
 async fn drive<I>(
     builder: &Builder<TokioExecutor>,
     io: I,
-    service: TowerToHyperService<axum::Router>,
+    service: TowerToHyperService<WithPeer>,
     mut drain_signal: watch::Receiver<bool>,
     peer: SocketAddr,
 ) where

@@ -134,6 +134,11 @@ async fn apisix_traces_with_old_field_names_get_200_and_a_service_name() {
             string_attribute(attributes, "service.name"),
             Some("unknown_service")
         );
+        assert_eq!(
+            string_attribute(attributes, "service.instance.id"),
+            Some("127.0.0.1"),
+            "the sender's address tells gateway nodes apart"
+        );
         assert_eq!(string_attribute(attributes, "hostname"), Some("gw-1"));
         let scope = &resources[0].scope_spans[0];
         assert_eq!(scope.scope.as_ref().unwrap().name, "opentelemetry-lua");
@@ -144,12 +149,13 @@ async fn apisix_traces_with_old_field_names_get_200_and_a_service_name() {
 }
 
 #[tokio::test]
-async fn json_traces_with_old_field_names_keep_their_service_name() {
+async fn json_traces_with_old_field_names_keep_their_service_identity() {
     let running = start(1 << 20).await;
     let body = serde_json::json!({
         "resourceSpans": [{
             "resource": {"attributes": [
-                {"key": "service.name", "value": {"stringValue": "checkout"}}
+                {"key": "service.name", "value": {"stringValue": "checkout"}},
+                {"key": "service.instance.id", "value": {"stringValue": "checkout-1"}}
             ]},
             "instrumentationLibrarySpans": [{
                 "instrumentationLibrary": {"name": "old-sdk"},
@@ -176,10 +182,14 @@ async fn json_traces_with_old_field_names_keep_their_service_name() {
         panic!("expected one traces payload, got {payloads:?}");
     };
     let attributes = &resources[0].resource.as_ref().unwrap().attributes;
-    assert_eq!(attributes.len(), 1);
+    assert_eq!(attributes.len(), 2);
     assert_eq!(
         string_attribute(attributes, "service.name"),
         Some("checkout")
+    );
+    assert_eq!(
+        string_attribute(attributes, "service.instance.id"),
+        Some("checkout-1")
     );
     assert_eq!(
         resources[0].scope_spans[0].scope.as_ref().unwrap().name,
