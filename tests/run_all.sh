@@ -83,6 +83,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
     echo "$wanted" >"$stamp"
 fi
 
+step "eBPF object matches its C sources (ebpf/check_object.sh)"
+ensure_debian_packages clang llvm libbpf-dev
+ebpf/check_object.sh
+
 step "cargo fmt --all --check"
 cargo fmt --all --check
 
@@ -111,6 +115,8 @@ store_status=0
 run_pytest deploy/clickhouse-local || store_status=$?
 
 step "end-to-end tests (pytest tests/e2e)"
+# test_prometheus_remote_write.py runs the real Prometheus server and node exporter.
+ensure_debian_packages prometheus prometheus-node-exporter
 export CORMORANT_BIN="$ROOT/target/debug/cormorant"
 e2e_status=0
 run_pytest tests/e2e || e2e_status=$?

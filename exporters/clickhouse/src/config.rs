@@ -130,7 +130,8 @@ impl Default for TableEngineSetting {
     }
 }
 
-/// `metrics_tables`: one entry per metric type.
+/// `metrics_tables`: one entry per metric type, plus our `prometheus` (the samples of metrics
+/// converted from Prometheus series).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsTablesSetting {
@@ -144,6 +145,8 @@ pub struct MetricsTablesSetting {
     pub histogram: TableNameSetting,
     #[serde(default)]
     pub exponential_histogram: TableNameSetting,
+    #[serde(default)]
+    pub prometheus: TableNameSetting,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -203,6 +206,11 @@ impl ClickHouseConfig {
                 defaults.metrics_exponential_histogram,
             ),
             metrics_summary: metric(&tables.summary, "summary", defaults.metrics_summary),
+            prometheus_samples: metric(
+                &tables.prometheus,
+                "prometheus_samples",
+                defaults.prometheus_samples,
+            ),
         }
     }
 
@@ -280,6 +288,10 @@ impl ComponentConfig for ClickHouseConfig {
                 "metrics_tables::exponential_histogram::name",
                 &tables.metrics_exponential_histogram,
             ),
+            (
+                "metrics_tables::prometheus::name",
+                &tables.prometheus_samples,
+            ),
         ] {
             check_name(key, name)?;
         }
@@ -349,6 +361,7 @@ traces_table_name: spans
 metrics_tables:
   gauge: {name: m_gauge}
   exponential_histogram: {name: m_exp}
+  prometheus: {name: prom}
 timeout: 30s
 retry_on_failure: {max_elapsed_time: 10m}
 sending_queue: {queue_size: 50}
@@ -368,6 +381,7 @@ sending_queue: {queue_size: 50}
         assert_eq!(tables.logs, "logs");
         assert_eq!(tables.metrics_gauge, "m_gauge");
         assert_eq!(tables.metrics_exponential_histogram, "m_exp");
+        assert_eq!(tables.prometheus_samples, "prom");
         assert_eq!(
             tables.metrics_sum,
             schema::default_table_names().metrics_sum
@@ -390,6 +404,7 @@ sending_queue: {queue_size: 50}
             tables.metrics_exponential_histogram,
             "old_exponential_histogram"
         );
+        assert_eq!(tables.prometheus_samples, "old_prometheus_samples");
     }
 
     #[test]
@@ -417,6 +432,10 @@ sending_queue: {queue_size: 50}
             (
                 "endpoint: http://h\nconnection_params: {query: x}",
                 "set by the exporter",
+            ),
+            (
+                "endpoint: http://h\nmetrics_tables: {prometheus: {name: \"p\\0\"}}",
+                "metrics_tables::prometheus::name: a name must not",
             ),
             ("endpoint: http://h\nttl_days: 3", "ttl_days"),
             ("endpoint: http://h\ntable_engine: {nme: x}", "nme"),

@@ -197,7 +197,7 @@ impl Sender for ClickHouseSender {
     async fn send(&self, payload: &Payload) -> Result<SendOutcome, SendError> {
         let tables = rows::encode(payload);
         let results = futures::future::join_all(tables.iter().map(|t| self.insert(t))).await;
-        let mut rejected_rows = 0;
+        let mut rejected_items = 0;
         let mut rejected_tables = Vec::new();
         let mut retryable = Vec::new();
         for (encoded, result) in tables.iter().zip(results) {
@@ -206,7 +206,7 @@ impl Sender for ClickHouseSender {
                 Ok(()) => self.record_success(encoded.table),
                 Err(error) if error.is_permanent() => {
                     self.record_rejection(encoded, &error);
-                    rejected_rows += encoded.rows;
+                    rejected_items += encoded.items;
                     rejected_tables.push(format!("{name}: {error}"));
                 }
                 Err(error) => retryable.push(format!("{name}: {error}")),
@@ -222,7 +222,10 @@ impl Sender for ClickHouseSender {
         if rejected_tables.len() == tables.len() {
             return Err(SendError::permanent(message));
         }
-        Ok(SendOutcome::partially_rejected(rejected_rows, message))
+        // A point stored in both its metrics table and the Prometheus samples table is failed
+        // once, even when both reject it.
+        let rejected_items = rejected_items.min(payload.item_count());
+        Ok(SendOutcome::partially_rejected(rejected_items, message))
     }
 
     async fn start(&self, _host: &Host) -> Result<(), ComponentError> {
@@ -240,5 +243,6 @@ fn table_name(names: &TableNames, table: Table) -> &str {
         Table::MetricsHistogram => &names.metrics_histogram,
         Table::MetricsExponentialHistogram => &names.metrics_exponential_histogram,
         Table::MetricsSummary => &names.metrics_summary,
+        Table::PrometheusSamples => &names.prometheus_samples,
     }
 }

@@ -3,7 +3,7 @@
 //! The database and the `schema_migrations` table are created first; then every migration whose
 //! version is not recorded there runs, in version order, and is recorded once all its statements
 //! succeeded. This also upgrades a store that already holds data: a later migration only adds
-//! what is missing (columns with defaults, indexes), it never rewrites rows.
+//! what is missing (tables, columns with defaults, indexes), it never rewrites rows.
 //!
 //! Several collectors may start at the same moment against one store. No lock is taken: every
 //! statement is idempotent (`IF NOT EXISTS`), so two collectors applying the same migration both

@@ -15,6 +15,8 @@ mod fixtures;
 mod local_store;
 
 use cormorant_core::pdata::Payload;
+use cormorant_core::pdata::metrics::{Gauge, Sum, metric::Data};
+use cormorant_core::prometheus::SCOPE_NAME;
 use cormorant_exporter_clickhouse::rows::{self, EncodedTable, Table};
 use cormorant_exporter_clickhouse::schema::{
     self, SchemaSettings, TableEngine, TableNames, quote_identifier,
@@ -53,6 +55,7 @@ fn table_name(names: &TableNames, table: Table) -> &str {
         Table::MetricsHistogram => &names.metrics_histogram,
         Table::MetricsExponentialHistogram => &names.metrics_exponential_histogram,
         Table::MetricsSummary => &names.metrics_summary,
+        Table::PrometheusSamples => &names.prometheus_samples,
     }
 }
 
@@ -168,7 +171,7 @@ impl TypedReader<'_> {
             "UInt32" => Value::from(le(self.take(4))),
             "UInt64" => Value::from(le(self.take(8))),
             "Int32" => Value::from(le(self.take(4)) as u32 as i32),
-            "Int64" | "DateTime64(9)" => Value::from(le(self.take(8)) as i64),
+            "Int64" | "DateTime64(9)" | "DateTime64(3)" => Value::from(le(self.take(8)) as i64),
             "Float64" => Value::from(f64::from_bits(le(self.take(8)))),
             "Bool" => Value::Bool(self.take(1)[0] != 0),
             other => panic!("no reader for type {other}"),
@@ -217,11 +220,13 @@ fn canonical(ty: &str, value: &Value) -> Value {
     }
 }
 
-/// DateTime64 columns are compared as nanoseconds since the epoch.
+/// DateTime64 columns are compared as nanoseconds (or milliseconds) since the epoch.
 fn select_expression(column: &str, ty: &str) -> (String, String) {
     let quoted = quote_identifier(column);
     if ty == "DateTime64(9)" {
         (format!("toUnixTimestamp64Nano({quoted})"), "Int64".into())
+    } else if ty == "DateTime64(3)" {
+        (format!("toUnixTimestamp64Milli({quoted})"), "Int64".into())
     } else if ty == "Array(DateTime64(9))" {
         (
             format!("arrayMap(t -> toUnixTimestamp64Nano(t), {quoted})"),
@@ -354,6 +359,30 @@ fn migrations_apply_twice_and_every_encoded_table_round_trips() {
             seen.push(encoded.table);
         }
     }
+    // The same metrics converted from Prometheus give samples (their other tables are filled
+    // already). Without the "no recorded value" flag, the values are numbers JSON can compare.
+    let mut prometheus = fixtures::metrics();
+    for scope_metrics in &mut prometheus[0].scope_metrics {
+        scope_metrics.scope.as_mut().unwrap().name = SCOPE_NAME.to_owned();
+        for metric in &mut scope_metrics.metrics {
+            if let Some(Data::Gauge(Gauge { data_points }) | Data::Sum(Sum { data_points, .. })) =
+                &mut metric.data
+            {
+                data_points.iter_mut().for_each(|point| point.flags = 0);
+            }
+        }
+    }
+    let samples = rows::encode(&Payload::Metrics(prometheus))
+        .into_iter()
+        .find(|encoded| encoded.table == Table::PrometheusSamples)
+        .expect("samples encoded");
+    assert_round_trip(
+        &store,
+        &database,
+        &settings.tables.prometheus_samples,
+        &samples,
+    );
+    seen.push(samples.table);
     assert_eq!(seen, Table::ALL, "every table was exercised");
 
     let db = quote_identifier(&database);

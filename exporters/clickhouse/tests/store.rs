@@ -11,7 +11,7 @@ use std::time::Duration;
 use support::{
     EXP_HISTOGRAM_POINTS, GAUGE_POINTS, HISTOGRAM_POINTS, Proxy, ProxyMode, SUM_POINTS,
     SUMMARY_POINTS, Store, config, count, create_exporter, logs, metrics, metrics_of, query,
-    sql_client, start_exporter, stop, traces,
+    rejected_rows, sql_client, start_exporter, stop, traces,
 };
 
 const DRAIN: Duration = Duration::from_secs(60);
@@ -69,6 +69,7 @@ async fn migrations_apply_once_race_safely_and_upgrade_a_store_with_data() {
         &names.metrics_histogram,
         &names.metrics_exponential_histogram,
         &names.metrics_summary,
+        &names.prometheus_samples,
         schema::MIGRATIONS_TABLE,
     ] {
         assert!(tables.contains(&table), "{table} missing from {tables:?}");
@@ -348,28 +349,6 @@ async fn a_table_that_rejects_its_rows_does_not_block_the_others() {
         2 * SUM_POINTS as u64
     );
     stop(&exporter, DRAIN).await;
-}
-
-/// `cormorant_clickhouse_rejected_rows` of one exporter and table, summed over codes.
-fn rejected_rows(exporter: &str, table: &str) -> u64 {
-    cormorant_core::telemetry::registry()
-        .gather()
-        .iter()
-        .filter(|family| family.name() == "cormorant_clickhouse_rejected_rows")
-        .flat_map(|family| family.get_metric())
-        .filter(|metric| {
-            let label = |name: &str| {
-                metric
-                    .get_label()
-                    .iter()
-                    .find(|l| l.name() == name)
-                    .map(|l| l.value().to_string())
-            };
-            label("exporter").as_deref() == Some(exporter)
-                && label("table").as_deref() == Some(table)
-        })
-        .map(|metric| metric.get_counter().get_value() as u64)
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,8 +6,9 @@
 //!   `/api/v1/otel/trace/v1/traces`), plus plain `/v1/traces`, `/v1/metrics`, `/v1/logs`, decoded
 //!   exactly as the `otlp` receiver does; trace resources without `service.name` get the
 //!   configured `service_name`;
-//! - Prometheus remote_write 1.0 on `POST /api/v1/prometheus` (snappy block format,
-//!   `prometheus.WriteRequest`), converted to OTLP metrics (see [`convert`]);
+//! - Prometheus remote_write 1.0 and 2.0 on `POST /api/v1/prometheus` (snappy block format,
+//!   `prometheus.WriteRequest` or `io.prometheus.write.v2.Request`, chosen by `Content-Type`),
+//!   converted to OTLP metrics (see [`convert`], [`remote_write_v2`]);
 //! - InfluxDB line protocol from Telegraf on `POST /api/v1/telegraf` (see [`influx`]).
 //!
 //! Every other path answers 404, another method 405, an over-limit body 413, and pipeline
@@ -26,6 +27,9 @@ mod otlp;
 pub mod prometheusremotewrite;
 mod receiver;
 pub mod remote_write;
+mod remote_write_route;
+mod remote_write_telemetry;
+pub mod remote_write_v2;
 
 pub use config::IntegrationReceiverConfig;
 pub use prometheusremotewrite::{PrometheusRemoteWriteConfig, PrometheusRemoteWriteReceiver};
@@ -52,7 +56,7 @@ pub fn factory() -> Arc<dyn ReceiverFactory> {
     )
 }
 
-/// The `prometheusremotewrite` factory: the same remote_write 1.0 endpoint under contrib's name.
+/// The `prometheusremotewrite` factory: the same remote_write endpoint under contrib's name.
 pub fn prometheusremotewrite_factory() -> Arc<dyn ReceiverFactory> {
     let meta = FactoryMeta::new(
         prometheusremotewrite::TYPE,

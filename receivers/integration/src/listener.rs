@@ -28,10 +28,11 @@ impl HttpListener {
         }
     }
 
-    /// Binds the endpoint and serves the router `routes` builds with this receiver's telemetry.
+    /// Binds the endpoint and serves the router `routes` builds for this receiver (its ID, for
+    /// route-specific telemetry, and its otelcol telemetry).
     pub(crate) async fn start(
         &self,
-        routes: impl FnOnce(&ReceiverTelemetry) -> Router,
+        routes: impl FnOnce(&ComponentId, &ReceiverTelemetry) -> Router,
     ) -> Result<(), ComponentError> {
         let mut server = self.server.lock().await;
         if server.is_some() {
@@ -49,7 +50,7 @@ impl HttpListener {
             })
             .transpose()?;
         let telemetry = ReceiverTelemetry::new(&self.id, "http");
-        let router = routes(&telemetry);
+        let router = routes(&self.id, &telemetry);
         let listener = bind(&self.endpoint).await?;
         let options = ServeOptions {
             tls,

@@ -1,13 +1,14 @@
-//! The `prometheusremotewrite` receiver: only the remote_write 1.0 endpoint of the `integration`
-//! receiver, under the contrib component's name, port and path, so a config written for contrib
-//! keeps working with senders that speak remote_write 1.0.
+//! The `prometheusremotewrite` receiver: only the remote_write endpoint of the `integration`
+//! receiver (1.0 and 2.0), under the contrib component's name, port and path, so a config written
+//! for contrib keeps working, and default remote_write 1.0 senders can use it too.
 //!
 //! Validation, conversion, status codes and telemetry are the `integration` receiver's own
-//! ([`crate::http::remote_write_route`]); this module only chooses where the route is served.
+//! ([`crate::remote_write_route`]); this module only chooses where the route is served.
 
 use crate::config::DEFAULT_MAX_REQUEST_BODY_SIZE;
 use crate::http;
 use crate::listener::HttpListener;
+use crate::remote_write_route::remote_write_route;
 use async_trait::async_trait;
 use axum::Router;
 use cormorant_core::tls::TlsServerSetting;
@@ -102,10 +103,11 @@ impl PrometheusRemoteWriteReceiver {
 impl Lifecycle for PrometheusRemoteWriteReceiver {
     async fn start(&self, _host: &Host) -> Result<(), ComponentError> {
         self.listener
-            .start(|telemetry| {
+            .start(|id, telemetry| {
                 let mut router = Router::new();
                 if let Some(consumer) = &self.consumers.metrics {
-                    let route = http::remote_write_route(
+                    let route = remote_write_route(
+                        id,
                         consumer,
                         telemetry,
                         self.config.max_request_body_size,

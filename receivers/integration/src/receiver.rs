@@ -39,7 +39,7 @@ impl IntegrationReceiver {
 impl Lifecycle for IntegrationReceiver {
     async fn start(&self, _host: &Host) -> Result<(), ComponentError> {
         self.listener
-            .start(|telemetry| http::router(&self.config, &self.consumers, telemetry))
+            .start(|id, telemetry| http::router(id, &self.config, &self.consumers, telemetry))
             .await
     }
 

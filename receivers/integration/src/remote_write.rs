@@ -4,6 +4,7 @@
 //! The messages are declared here from the proto field numbers (`prompb/types.proto`) rather
 //! than generated, so the build needs no `protoc`.
 
+use crate::convert::{NativeHistogramError, check_native_histogram};
 use prost::Message;
 
 /// `prometheus.WriteRequest`; field 2 is reserved.
@@ -168,8 +169,8 @@ pub enum MetricType {
     Stateset = 7,
 }
 
-/// The label holding the metric name.
-pub const METRIC_NAME_LABEL: &str = "__name__";
+/// The label holding the metric name, as the shared Prometheus convention names it.
+pub use cormorant_core::prometheus::METRIC_NAME_LABEL;
 
 /// Why a body is not a remote_write 1.0 request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,17 +183,22 @@ pub enum DecodeError {
     Protobuf(String),
 }
 
-/// Undoes the snappy block compression, refusing before allocating when the declared length is
-/// over `limit`, and decodes the message.
+/// Undoes the snappy block compression and decodes the message.
 pub fn decode(body: &[u8], limit: usize) -> Result<WriteRequest, DecodeError> {
+    let raw = decompress(body, limit)?;
+    WriteRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
+}
+
+/// Undoes the snappy block compression both remote_write versions use, refusing before
+/// allocating when the declared length is over `limit`, so a small body cannot claim gigabytes.
+pub fn decompress(body: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     let length = snap::raw::decompress_len(body).map_err(|e| DecodeError::Snappy(e.to_string()))?;
     if length > limit {
         return Err(DecodeError::TooLarge { limit });
     }
-    let raw = snap::raw::Decoder::new()
+    snap::raw::Decoder::new()
         .decompress_vec(body)
-        .map_err(|e| DecodeError::Snappy(e.to_string()))?;
-    WriteRequest::decode(raw.as_slice()).map_err(|e| DecodeError::Protobuf(e.to_string()))
+        .map_err(|e| DecodeError::Snappy(e.to_string()))
 }
 
 /// Why one series breaks the spec's rules.
@@ -210,12 +216,17 @@ pub enum SeriesError {
     MissingName,
     #[error("sample timestamp {0} is before the Unix epoch")]
     NegativeTimestamp(i64),
-    #[error("series {0:?} carries native histograms, which are not supported")]
-    NativeHistograms(String),
+    #[error("series {series:?} has a native histogram that cannot be converted exactly: {reason}")]
+    NativeHistogram {
+        series: String,
+        reason: NativeHistogramError,
+    },
 }
 
 /// Checks the rules of remote_write 1.0 §labels on one series: names non-empty, sorted, unique,
-/// `__name__` present, values non-empty; and that its samples can be given OTLP timestamps.
+/// `__name__` present, values non-empty; that its samples and native histograms can be given
+/// OTLP timestamps; and that its native histograms convert exactly
+/// ([`crate::convert::check_native_histogram`]).
 pub fn validate(series: &TimeSeries) -> Result<(), SeriesError> {
     let mut previous: Option<&str> = None;
     for label in &series.labels {
@@ -242,11 +253,17 @@ pub fn validate(series: &TimeSeries) -> Result<(), SeriesError> {
         previous = Some(&label.name);
     }
     let name = metric_name(series).ok_or(SeriesError::MissingName)?;
-    if !series.histograms.is_empty() {
-        return Err(SeriesError::NativeHistograms(name.to_string()));
-    }
     if let Some(sample) = series.samples.iter().find(|s| s.timestamp < 0) {
         return Err(SeriesError::NegativeTimestamp(sample.timestamp));
+    }
+    for histogram in &series.histograms {
+        if histogram.timestamp < 0 {
+            return Err(SeriesError::NegativeTimestamp(histogram.timestamp));
+        }
+        check_native_histogram(histogram).map_err(|reason| SeriesError::NativeHistogram {
+            series: name.to_string(),
+            reason,
+        })?;
     }
     Ok(())
 }

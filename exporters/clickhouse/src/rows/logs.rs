@@ -82,6 +82,7 @@ pub(crate) fn encode(resource_logs: &[ResourceLogs]) -> Option<EncodedTable> {
         table: Table::Logs,
         columns: COLUMNS,
         rows,
+        items: rows,
         row_binary: w.into_bytes(),
     })
 }

@@ -130,6 +130,7 @@ impl TableRows {
             table,
             columns,
             rows: self.rows,
+            items: self.rows,
             row_binary: self.writer.into_bytes(),
         })
     }

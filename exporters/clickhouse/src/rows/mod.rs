@@ -4,11 +4,15 @@
 //! [`EncodedTable::columns`], ready for `INSERT INTO <db>.<table> (<columns>) FORMAT RowBinary`.
 //! The encoders write straight from the OTLP structures into one buffer per table, with no row
 //! structs in between, and encode what rows share (resource, scope, metric fields) once.
+//!
+//! Metrics converted from Prometheus series are encoded twice: into the OpenTelemetry-shaped
+//! metrics tables like every metric, and as Prometheus samples (see [`prometheus`]).
 
 mod attributes;
 mod extras;
 mod logs;
 mod metrics;
+mod prometheus;
 mod traces;
 mod writer;
 
@@ -20,6 +24,7 @@ pub use extras::{
     REQUEST_ID_ATTRIBUTE, REQUEST_ID_HEADER_ATTRIBUTE, SPAN_SOURCE_ATTRIBUTE,
     TCP_SEQ_REQUEST_ATTRIBUTE, TCP_SEQ_RESPONSE_ATTRIBUTE,
 };
+pub use prometheus::STALE_NAN_BITS;
 pub use writer::RowBinaryWriter;
 
 use cormorant_core::pdata::Payload;
@@ -34,10 +39,11 @@ pub enum Table {
     MetricsHistogram,
     MetricsExponentialHistogram,
     MetricsSummary,
+    PrometheusSamples,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Traces,
         Table::Logs,
         Table::MetricsGauge,
@@ -45,6 +51,7 @@ impl Table {
         Table::MetricsHistogram,
         Table::MetricsExponentialHistogram,
         Table::MetricsSummary,
+        Table::PrometheusSamples,
     ];
 
     /// The columns this table's rows are encoded with, in order.
@@ -57,6 +64,7 @@ impl Table {
             Table::MetricsHistogram => metrics::HISTOGRAM_COLUMNS,
             Table::MetricsExponentialHistogram => metrics::EXPONENTIAL_HISTOGRAM_COLUMNS,
             Table::MetricsSummary => metrics::SUMMARY_COLUMNS,
+            Table::PrometheusSamples => prometheus::COLUMNS,
         }
     }
 }
@@ -68,6 +76,10 @@ pub struct EncodedTable {
     /// Column names in the order the rows are encoded.
     pub columns: &'static [&'static str],
     pub rows: usize,
+    /// The payload items (spans, log records, data points) the rows were made from: the rows
+    /// themselves, except for Prometheus samples, several of which come from one histogram or
+    /// summary point. A rejected table fails this many items.
+    pub items: usize,
     pub row_binary: Vec<u8>,
 }
 
@@ -77,6 +89,10 @@ pub fn encode(payload: &Payload) -> Vec<EncodedTable> {
     match payload {
         Payload::Traces(resource_spans) => traces::encode(resource_spans).into_iter().collect(),
         Payload::Logs(resource_logs) => logs::encode(resource_logs).into_iter().collect(),
-        Payload::Metrics(resource_metrics) => metrics::encode(resource_metrics),
+        Payload::Metrics(resource_metrics) => {
+            let mut tables = metrics::encode(resource_metrics);
+            tables.extend(prometheus::encode(resource_metrics));
+            tables
+        }
     }
 }

@@ -90,6 +90,7 @@ pub(crate) fn encode(resource_spans: &[ResourceSpans]) -> Option<EncodedTable> {
         table: Table::Traces,
         columns: COLUMNS,
         rows,
+        items: rows,
         row_binary: w.into_bytes(),
     })
 }

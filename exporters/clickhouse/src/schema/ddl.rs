@@ -8,12 +8,23 @@ use super::SchemaSettings;
 use std::fmt::Write;
 use std::time::Duration;
 
-/// One column: `name type [DEFAULT expr] [CODEC(codec)]`.
+/// How ClickHouse fills a column that an INSERT does not name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Computed {
+    /// `DEFAULT expr`: used when the INSERT leaves the column out; rows stored before the
+    /// column existed read it too.
+    Default(&'static str),
+    /// `MATERIALIZED expr`: always computed from the row's other columns and never inserted, so
+    /// it cannot disagree with them.
+    Materialized(&'static str),
+}
+
+/// One column: `name type [DEFAULT expr | MATERIALIZED expr] [CODEC(codec)]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
     pub name: &'static str,
     pub ty: &'static str,
-    pub default: Option<&'static str>,
+    pub computed: Option<Computed>,
     pub codec: Option<&'static str>,
 }
 
@@ -23,7 +34,7 @@ impl Column {
         Self {
             name,
             ty,
-            default: None,
+            computed: None,
             codec: Some("ZSTD(1)"),
         }
     }
@@ -32,7 +43,7 @@ impl Column {
         Self {
             name,
             ty,
-            default: None,
+            computed: None,
             codec: Some(codec),
         }
     }
@@ -41,14 +52,21 @@ impl Column {
         Self {
             name,
             ty,
-            default: None,
+            computed: None,
             codec: None,
         }
     }
 
     pub const fn defaulted(self, expression: &'static str) -> Self {
         Self {
-            default: Some(expression),
+            computed: Some(Computed::Default(expression)),
+            ..self
+        }
+    }
+
+    pub const fn materialized(self, expression: &'static str) -> Self {
+        Self {
+            computed: Some(Computed::Materialized(expression)),
             ..self
         }
     }
@@ -56,8 +74,14 @@ impl Column {
     /// The column as it appears in `CREATE TABLE` and `ADD COLUMN`.
     pub fn render(&self) -> String {
         let mut out = format!("{} {}", self.name, self.ty);
-        if let Some(default) = self.default {
-            let _ = write!(out, " DEFAULT {default}");
+        match self.computed {
+            Some(Computed::Default(expression)) => {
+                let _ = write!(out, " DEFAULT {expression}");
+            }
+            Some(Computed::Materialized(expression)) => {
+                let _ = write!(out, " MATERIALIZED {expression}");
+            }
+            None => {}
         }
         if let Some(codec) = self.codec {
             let _ = write!(out, " CODEC({codec})");

@@ -2,19 +2,22 @@
 //!
 //! Migration 1 creates the database and every table exactly as the contrib exporter does, so a
 //! store created by Cormorant is one Grafana and contrib-era queries know. Later migrations only
-//! add (columns with defaults, indexes) and are idempotent, so they upgrade a store that already
+//! add (tables, columns with defaults, indexes) and are idempotent, so they upgrade a store that already
 //! holds data — including one the contrib exporter created — and can be re-run after a crash or
-//! by several collectors starting at once.
+//! by several collectors starting at once. Migration 4 adds the Prometheus samples table, a
+//! second, lossless form of the metrics converted from Prometheus series.
 
 mod ddl;
 mod logs;
 mod metrics;
+mod prometheus;
 mod traces;
 
 #[cfg(test)]
 mod tests;
 
 pub use ddl::{quote_identifier, quote_string};
+pub use prometheus::SERIES_ID_EXPRESSION;
 pub use traces::{trace_id_ts_name, trace_id_ts_view_name};
 
 use ddl::{DEDUPLICATION_WINDOW_SETTING, Ddl};
@@ -30,6 +33,8 @@ pub struct TableNames {
     pub metrics_histogram: String,
     pub metrics_exponential_histogram: String,
     pub metrics_summary: String,
+    /// Our extension: the samples of metrics converted from Prometheus series.
+    pub prometheus_samples: String,
 }
 
 /// `table_engine{name, params}`.
@@ -64,7 +69,7 @@ pub struct Migration {
 /// The table that records applied migrations, in the configured database.
 pub const MIGRATIONS_TABLE: &str = "schema_migrations";
 
-/// The contrib exporter's table names.
+/// The contrib exporter's table names, and ours for the Prometheus samples.
 pub fn default_table_names() -> TableNames {
     TableNames {
         traces: "otel_traces".to_owned(),
@@ -74,6 +79,7 @@ pub fn default_table_names() -> TableNames {
         metrics_histogram: "otel_metrics_histogram".to_owned(),
         metrics_exponential_histogram: "otel_metrics_exp_histogram".to_owned(),
         metrics_summary: "otel_metrics_summary".to_owned(),
+        prometheus_samples: "prometheus_samples".to_owned(),
     }
 }
 
@@ -129,11 +135,20 @@ pub fn migrations(settings: &SchemaSettings) -> Vec<Migration> {
             description: "deduplication window for retried inserts on non-replicated tables",
             statements: deduplication_window(&ddl),
         },
+        Migration {
+            version: 4,
+            description: "Prometheus samples table",
+            statements: ddl.create_table(
+                &ddl.settings().tables.prometheus_samples,
+                &prometheus::table(),
+            ),
+        },
     ]
 }
 
 /// Tables created before migration 1 set the window (for example by the contrib exporter, whose
-/// tables migration 1 leaves as they are) get it here; setting it again is harmless.
+/// tables migration 1 leaves as they are) get it here; setting it again is harmless. Tables of
+/// later migrations are created with the window.
 fn deduplication_window(ddl: &Ddl<'_>) -> Vec<String> {
     if !ddl.needs_deduplication_window() {
         return Vec::new();
@@ -149,7 +164,7 @@ fn deduplication_window(ddl: &Ddl<'_>) -> Vec<String> {
         .collect()
 }
 
-/// The seven tables the exporter inserts into.
+/// The seven tables of migration 1 the exporter inserts into.
 fn data_table_names(names: &TableNames) -> [&str; 7] {
     [
         &names.traces,

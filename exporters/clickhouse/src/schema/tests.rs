@@ -209,6 +209,7 @@ fn expected_types(table: Table) -> Vec<&'static str> {
             "Array(Float64)",
             "UInt32",
         ]),
+        Table::PrometheusSamples => vec![LC, MAP, "DateTime64(3)", "Float64"],
     }
 }
 
@@ -221,6 +222,7 @@ fn definition(table: Table) -> TableDefinition {
         Table::MetricsHistogram => metrics::histogram(),
         Table::MetricsExponentialHistogram => metrics::exponential_histogram(),
         Table::MetricsSummary => metrics::summary(),
+        Table::PrometheusSamples => prometheus::table(),
     }
 }
 
@@ -254,6 +256,7 @@ fn default_names_are_contribs() {
             &names.metrics_histogram,
             &names.metrics_exponential_histogram,
             &names.metrics_summary,
+            &names.prometheus_samples,
         ],
         [
             "otel_traces",
@@ -263,6 +266,7 @@ fn default_names_are_contribs() {
             "otel_metrics_histogram",
             "otel_metrics_exp_histogram",
             "otel_metrics_summary",
+            "prometheus_samples",
         ]
     );
 }
@@ -272,7 +276,7 @@ fn migrations_are_numbered_in_order_and_every_statement_is_idempotent() {
     for settings in [settings(), clustered()] {
         let migrations = migrations(&settings);
         let versions: Vec<u32> = migrations.iter().map(|m| m.version).collect();
-        assert_eq!(versions, [1, 2, 3]);
+        assert_eq!(versions, [1, 2, 3, 4]);
         for statement in migrations.iter().flat_map(|m| &m.statements) {
             if statement.starts_with("ALTER TABLE") {
                 let actions = statement.matches("ADD ").count();
@@ -598,5 +602,56 @@ fn the_migrations_table_is_replacing_and_cluster_wide_in_cluster_mode() {
          description String, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = \
          ReplicatedReplacingMergeTree('/clickhouse/tables/otel/schema_migrations', '{shard}-{replica}') \
          ORDER BY version"
+    );
+}
+
+#[test]
+fn migration_four_creates_the_prometheus_samples_table() {
+    let statements = migrations(&settings()).remove(3).statements;
+    assert_eq!(statements.len(), 1);
+    assert_eq!(
+        statements[0],
+        "CREATE TABLE IF NOT EXISTS `otel`.`prometheus_samples` (\n    \
+         MetricName LowCardinality(String) CODEC(ZSTD(1)),\n    \
+         Labels Map(LowCardinality(String), String) CODEC(ZSTD(1)),\n    \
+         SeriesId UInt64 MATERIALIZED cityHash64(MetricName, Labels) CODEC(ZSTD(1)),\n    \
+         Timestamp DateTime64(3) CODEC(DoubleDelta, ZSTD(1)),\n    \
+         Value Float64 CODEC(Gorilla, ZSTD(1)),\n    \
+         INDEX idx_label_key mapKeys(Labels) TYPE bloom_filter(0.01) GRANULARITY 1,\n    \
+         INDEX idx_label_value mapValues(Labels) TYPE bloom_filter(0.01) GRANULARITY 1\n\
+         ) ENGINE = MergeTree()\n\
+         PARTITION BY toDate(Timestamp)\n\
+         ORDER BY (MetricName, SeriesId, Timestamp)\n\
+         SETTINGS index_granularity = 8192, ttl_only_drop_parts = 1, \
+         non_replicated_deduplication_window = 1000"
+    );
+
+    let mut tables = default_table_names();
+    tables.prometheus_samples = "samples".to_owned();
+    let expiring = SchemaSettings {
+        ttl: Some(Duration::from_secs(3 * 86_400)),
+        tables,
+        ..settings()
+    };
+    let create = create_statement(&all_statements(&expiring), "samples");
+    assert!(
+        create.contains("\nTTL toDateTime(Timestamp) + toIntervalDay(3)\nSETTINGS"),
+        "{create}"
+    );
+
+    let clustered = migrations(&clustered()).remove(3).statements;
+    assert_eq!(clustered.len(), 2);
+    assert!(clustered[0].starts_with(
+        "CREATE TABLE IF NOT EXISTS `otel`.`prometheus_samples_local` ON CLUSTER `prod` ("
+    ));
+    assert!(clustered[0].contains(
+        ") ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/otel/prometheus_samples_local', '{replica}')\n"
+    ));
+    assert!(!clustered[0].contains("non_replicated_deduplication_window"));
+    assert_eq!(
+        clustered[1],
+        "CREATE TABLE IF NOT EXISTS `otel`.`prometheus_samples` ON CLUSTER `prod` AS \
+         `otel`.`prometheus_samples_local` ENGINE = Distributed('prod', 'otel', \
+         'prometheus_samples_local', rand())"
     );
 }

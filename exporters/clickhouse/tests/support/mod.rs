@@ -410,6 +410,28 @@ pub fn metrics_of(kinds: &[&str]) -> Payload {
     }])
 }
 
+/// `cormorant_clickhouse_rejected_rows` of one exporter and table, summed over codes.
+pub fn rejected_rows(exporter: &str, table: &str) -> u64 {
+    cormorant_core::telemetry::registry()
+        .gather()
+        .iter()
+        .filter(|family| family.name() == "cormorant_clickhouse_rejected_rows")
+        .flat_map(|family| family.get_metric())
+        .filter(|metric| {
+            let label = |name: &str| {
+                metric
+                    .get_label()
+                    .iter()
+                    .find(|l| l.name() == name)
+                    .map(|l| l.value().to_string())
+            };
+            label("exporter").as_deref() == Some(exporter)
+                && label("table").as_deref() == Some(table)
+        })
+        .map(|metric| metric.get_counter().get_value() as u64)
+        .sum()
+}
+
 /// What the [`Proxy`] does with requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]

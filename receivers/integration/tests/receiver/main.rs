@@ -1,9 +1,12 @@
-//! The running receiver against real HTTP clients over loopback: remote_write 1.0 here, OTLP in
-//! [`otlp`], the `prometheusremotewrite` receiver in [`prometheusremotewrite`], line protocol in
+//! The running receiver against real HTTP clients over loopback: remote_write 1.0 here, its
+//! conversion of histograms, summaries and exemplars in [`conversion`], OTLP in [`otlp`], the
+//! `prometheusremotewrite` receiver in [`prometheusremotewrite`], line protocol in
 //! [`telegraf`].
 
+mod conversion;
 mod otlp;
 mod prometheusremotewrite;
+mod remote_write_v2;
 mod telegraf;
 
 use async_trait::async_trait;
@@ -293,7 +296,6 @@ async fn converts_samples_with_metadata_from_an_earlier_request() {
     assert_eq!(
         attributes(&sum.data_points[0].attributes),
         pairs(&[
-            ("__name__", "http_requests_total"),
             ("code", "200"),
             ("instance", "web-1:9100"),
             ("job", "shop/frontend"),
@@ -397,7 +399,7 @@ async fn limits_paths_and_methods() {
             ("content-encoding", "snappy"),
             (
                 "content-type",
-                "application/x-protobuf;proto=io.prometheus.write.v2.Request",
+                "application/x-protobuf;proto=io.prometheus.write.v3.Request",
             ),
         ],
         Vec::new(),

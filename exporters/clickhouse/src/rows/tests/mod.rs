@@ -4,6 +4,7 @@
 mod fixtures;
 mod logs;
 mod metrics;
+mod prometheus;
 mod reader;
 mod traces;
 
