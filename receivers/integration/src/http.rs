@@ -9,11 +9,13 @@ use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::any;
 use cormorant_core::server::AcceptedEncodings;
+use cormorant_core::server::ErrorReply;
 use cormorant_core::server::otlp_http::text_response;
 use cormorant_core::server::otlp_ingest::{Logs, Metrics};
 use cormorant_core::telemetry::ReceiverTelemetry;
-use cormorant_core::{ComponentId, ReceiverConsumers, SharedConsumer};
+use cormorant_core::{ComponentId, ConsumeError, ReceiverConsumers, SharedConsumer, Signal};
 use http::StatusCode;
+use http::header::RETRY_AFTER;
 use std::sync::Arc;
 
 /// DeepFlow's remote_write path, which Prometheus and Alloy users already point at port 38086.
@@ -71,4 +73,26 @@ pub(crate) async fn not_found(request: Request) -> Response {
         StatusCode::NOT_FOUND,
         format!("404 no route for {}", request.uri().path()),
     )
+}
+
+/// The answer when the pipeline did not take a request's `points` metric points: the shared
+/// status mapping (429/503 with `Retry-After` for back-pressure), with the accepted and refused
+/// points counted.
+pub(crate) fn metrics_pipeline_error(
+    telemetry: &ReceiverTelemetry,
+    error: &ConsumeError,
+    points: usize,
+) -> Response {
+    let rejected = match error {
+        ConsumeError::Permanent { rejected_items, .. } => (*rejected_items).min(points),
+        ConsumeError::Refused { .. } => points,
+    };
+    telemetry.accepted(Signal::Metrics, points - rejected);
+    telemetry.refused(Signal::Metrics, rejected);
+    let reply = ErrorReply::from_consume_error(error);
+    let mut response = text_response(reply.http_status(), reply.message.clone());
+    if let Some(retry_after) = reply.retry_after_header() {
+        response.headers_mut().insert(RETRY_AFTER, retry_after);
+    }
+    response
 }

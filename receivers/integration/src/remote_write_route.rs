@@ -16,10 +16,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::{MethodRouter, any};
 use cormorant_core::server::otlp_http::{RequestError as HttpRequestError, text_response};
-use cormorant_core::server::{ErrorReply, read_limited};
+use cormorant_core::server::read_limited;
 use cormorant_core::telemetry::ReceiverTelemetry;
-use cormorant_core::{ComponentId, ConsumeError, Payload, SharedConsumer, Signal};
-use http::header::{CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
+use cormorant_core::{ComponentId, Payload, SharedConsumer, Signal};
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use std::sync::Arc;
 
@@ -269,7 +269,10 @@ async fn write(route: &RemoteWriteRoute, protocol: Protocol, batch: Batch) -> (R
             route
                 .prometheus_telemetry
                 .record(protocol, Outcome::Refused, written);
-            return (pipeline_error(route, &error, points), Counts::default());
+            return (
+                crate::http::metrics_pipeline_error(&route.telemetry, &error, points),
+                Counts::default(),
+            );
         }
         route.telemetry.accepted(Signal::Metrics, points);
     }
@@ -288,21 +291,6 @@ async fn write(route: &RemoteWriteRoute, protocol: Protocol, batch: Batch) -> (R
         ),
     };
     (response, written)
-}
-
-fn pipeline_error(route: &RemoteWriteRoute, error: &ConsumeError, points: usize) -> Response {
-    let rejected = match error {
-        ConsumeError::Permanent { rejected_items, .. } => (*rejected_items).min(points),
-        ConsumeError::Refused { .. } => points,
-    };
-    route.telemetry.accepted(Signal::Metrics, points - rejected);
-    route.telemetry.refused(Signal::Metrics, rejected);
-    let reply = ErrorReply::from_consume_error(error);
-    let mut response = text_response(reply.http_status(), reply.message.clone());
-    if let Some(retry_after) = reply.retry_after_header() {
-        response.headers_mut().insert(RETRY_AFTER, retry_after);
-    }
-    response
 }
 
 /// Adds remote_write 2.0's written-counts headers to every 2.0 reply, refusals included, so a

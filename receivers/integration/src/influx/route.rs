@@ -9,10 +9,10 @@ use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::routing::{MethodRouter, any};
 use cormorant_core::server::otlp_http::{RequestError, text_response};
-use cormorant_core::server::{AcceptedEncodings, ErrorReply, decompress, read_limited};
+use cormorant_core::server::{AcceptedEncodings, decompress, read_limited};
 use cormorant_core::telemetry::ReceiverTelemetry;
-use cormorant_core::{ConsumeError, Payload, SharedConsumer, Signal};
-use http::header::{CONTENT_ENCODING, RETRY_AFTER};
+use cormorant_core::{Payload, SharedConsumer, Signal};
+use http::header::CONTENT_ENCODING;
 use http::{Method, StatusCode};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -99,7 +99,7 @@ async fn write(State(route): State<Arc<TelegrafRoute>>, request: Request) -> Res
     if points > 0 {
         let payload = Payload::Metrics(converted.resource_metrics);
         if let Err(error) = route.consumer.consume(payload).await {
-            return pipeline_error(&route, &error, points);
+            return crate::http::metrics_pipeline_error(&route.telemetry, &error, points);
         }
         route.telemetry.accepted(Signal::Metrics, points);
     }
@@ -123,19 +123,4 @@ async fn write(State(route): State<Arc<TelegrafRoute>>, request: Request) -> Res
             parsed.lines.len(),
         ),
     )
-}
-
-fn pipeline_error(route: &TelegrafRoute, error: &ConsumeError, points: usize) -> Response {
-    let rejected = match error {
-        ConsumeError::Permanent { rejected_items, .. } => (*rejected_items).min(points),
-        ConsumeError::Refused { .. } => points,
-    };
-    route.telemetry.accepted(Signal::Metrics, points - rejected);
-    route.telemetry.refused(Signal::Metrics, rejected);
-    let reply = ErrorReply::from_consume_error(error);
-    let mut response = text_response(reply.http_status(), reply.message.clone());
-    if let Some(retry_after) = reply.retry_after_header() {
-        response.headers_mut().insert(RETRY_AFTER, retry_after);
-    }
-    response
 }
