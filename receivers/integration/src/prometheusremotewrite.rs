@@ -3,7 +3,7 @@
 //! for contrib keeps working, and default remote_write 1.0 senders can use it too.
 //!
 //! Validation, conversion, status codes and telemetry are the `integration` receiver's own
-//! ([`crate::remote_write_route`]); this module only chooses where the route is served.
+//! (`remote_write_route.rs`); this module only chooses where the route is served.
 
 use crate::config::DEFAULT_MAX_REQUEST_BODY_SIZE;
 use crate::http;
