@@ -1,6 +1,7 @@
 //! Command line, modelled on otelcol's telemetrygen.
 
 use crate::payload::PayloadSpec;
+use crate::remote_write::RemoteWriteConfig;
 use crate::run::RunConfig;
 use crate::schedule::StopCondition;
 use crate::transport::{Compression, Protocol, Target, TlsSettings};
@@ -40,6 +41,10 @@ pub enum Command {
     /// body (what ClickHouse answers to an INSERT), counting requests and bytes; prints a
     /// summary on SIGTERM or SIGINT. The far end of an exporter benchmark.
     HttpSink(HttpSinkArgs),
+    /// Send Prometheus remote_write 1.0 requests shaped like Grafana Alloy's (node_exporter
+    /// series, 2000 one-sample series per request, snappy) to one or more receivers, the same
+    /// requests to each.
+    RemoteWrite(RemoteWriteArgs),
 }
 
 /// The shape of each request.
@@ -144,6 +149,62 @@ pub struct HttpSinkArgs {
     pub threads: u64,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct RemoteWriteArgs {
+    /// Receiver URL, e.g. http://127.0.0.1:9090/api/v1/write; repeat it to send every request
+    /// to several receivers (concurrently, the same bytes).
+    #[arg(long = "url", required = true)]
+    pub urls: Vec<String>,
+    /// Distinct series sent round after round (rounded up to whole requests).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub series: u64,
+    /// Series per request, one sample each (Alloy's max_samples_per_send).
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub series_per_request: u64,
+    /// Samples per second across all workers; 0 sends as fast as the slowest receiver answers.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// How long to send (Go duration such as 10s or 1m30s) [default: 10s]
+    #[arg(long, value_parser = parse_duration, conflicts_with = "requests")]
+    pub duration: Option<Duration>,
+    /// Send exactly this many requests (to each receiver) instead of running for a duration.
+    #[arg(long)]
+    pub requests: Option<u64>,
+    /// Concurrent senders (Alloy's shards), each owning a fixed share of the series.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub workers: u64,
+    /// Runtime threads for the generator.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub threads: u64,
+    /// The User-Agent header; Alloy sends `Alloy/<version> (<os>)`.
+    #[arg(long, default_value = "Alloy/v1.8.0 (linux)")]
+    pub user_agent: String,
+    /// Limit for one request (Alloy's remote_timeout).
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub timeout: Duration,
+    /// Exit 0 even when a receiver refused or rejected requests.
+    #[arg(long)]
+    pub allow_failures: bool,
+}
+
+impl RemoteWriteArgs {
+    pub fn into_config(self) -> RemoteWriteConfig {
+        RemoteWriteConfig {
+            urls: self.urls,
+            series: self.series as usize,
+            series_per_request: self.series_per_request as usize,
+            samples_per_second: self.rate,
+            stop: match self.requests {
+                Some(requests) => StopCondition::Requests(requests),
+                None => StopCondition::After(self.duration.unwrap_or(DEFAULT_DURATION)),
+            },
+            workers: self.workers as usize,
+            user_agent: self.user_agent,
+            timeout: self.timeout,
+        }
+    }
+}
+
 /// Arguments that parse but do not make a runnable configuration.
 #[derive(Debug, Error)]
 pub enum CliError {
@@ -236,7 +297,9 @@ mod tests {
             Command::Traces(a) => (Signal::Traces, a),
             Command::Metrics(a) => (Signal::Metrics, a),
             Command::Logs(a) => (Signal::Logs, a),
-            Command::DecodeBench(_) | Command::HttpSink(_) => panic!("not a generate command"),
+            Command::DecodeBench(_) | Command::HttpSink(_) | Command::RemoteWrite(_) => {
+                panic!("not a generate command")
+            }
         }
     }
 
@@ -299,6 +362,25 @@ mod tests {
             &["loadgen", "http-sink"],
             &["loadgen", "http-sink", "--listen", "localhost"],
             &["loadgen", "http-sink", "--threads", "0"],
+            &["loadgen", "remote-write"],
+            &[
+                "loadgen",
+                "remote-write",
+                "--url",
+                "http://h:1/",
+                "--series",
+                "0",
+            ],
+            &[
+                "loadgen",
+                "remote-write",
+                "--url",
+                "http://h:1/",
+                "--duration",
+                "1s",
+                "--requests",
+                "2",
+            ],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?} was accepted");
         }
@@ -358,5 +440,34 @@ mod tests {
         };
         assert_eq!(args.listen, "127.0.0.1:18123".parse().unwrap());
         assert_eq!(args.threads, 1);
+    }
+
+    #[test]
+    fn remote_write_takes_several_urls_and_alloy_defaults() {
+        let cli = Cli::try_parse_from([
+            "loadgen",
+            "remote-write",
+            "--url",
+            "http://127.0.0.1:9090/api/v1/write",
+            "--url",
+            "http://127.0.0.1:38086/api/v1/prometheus",
+            "--rate",
+            "200000",
+            "--requests",
+            "40",
+        ])
+        .unwrap();
+        let Command::RemoteWrite(args) = cli.command else {
+            panic!("expected remote-write");
+        };
+        let config = args.into_config();
+        assert_eq!(config.urls.len(), 2);
+        assert_eq!(config.series, 100_000);
+        assert_eq!(config.series_per_request, 2000);
+        assert_eq!(config.samples_per_second, 200_000);
+        assert_eq!(config.stop, StopCondition::Requests(40));
+        assert_eq!(config.workers, 4);
+        assert!(config.user_agent.starts_with("Alloy/v1."));
+        assert_eq!(config.timeout, Duration::from_secs(30));
     }
 }

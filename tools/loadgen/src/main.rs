@@ -2,10 +2,12 @@
 
 use clap::Parser;
 use cormorant_core::Signal;
-use cormorant_loadgen::cli::{Cli, Command, DecodeBenchArgs, GenerateArgs, HttpSinkArgs};
+use cormorant_loadgen::cli::{
+    Cli, Command, DecodeBenchArgs, GenerateArgs, HttpSinkArgs, RemoteWriteArgs,
+};
 use cormorant_loadgen::payload::RequestTemplate;
 use cormorant_loadgen::sink::HttpSink;
-use cormorant_loadgen::{decode_bench, run};
+use cormorant_loadgen::{decode_bench, remote_write, run};
 use std::process::ExitCode;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         Command::Logs(args) => generate(Signal::Logs, args),
         Command::DecodeBench(args) => bench_decode(&args),
         Command::HttpSink(args) => http_sink(&args),
+        Command::RemoteWrite(args) => send_remote_write(args),
     }
 }
 
@@ -65,6 +68,33 @@ fn generate(signal: Signal, args: GenerateArgs) -> ExitCode {
         }
         Err(error) => {
             eprintln!("cormorant-loadgen: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn send_remote_write(args: RemoteWriteArgs) -> ExitCode {
+    let allow_failures = args.allow_failures;
+    let runtime = match runtime(args.threads) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(remote_write::run(args.into_config())) {
+        Ok(summary) => {
+            println!("{summary}");
+            for (url, stats) in &summary.targets {
+                if let Some(error) = &stats.first_error {
+                    eprintln!("cormorant-loadgen: {url}: first error: {error}");
+                }
+            }
+            if summary.is_clean() || allow_failures {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(error) => {
+            eprintln!("cormorant-loadgen: remote-write: {error}");
             ExitCode::FAILURE
         }
     }

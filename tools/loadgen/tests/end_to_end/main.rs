@@ -3,6 +3,7 @@
 mod cli;
 mod grpc;
 mod http;
+mod remote_write;
 mod sink;
 mod support;
 mod tls;

@@ -1,0 +1,419 @@
+#!/usr/bin/env bash
+# Cormorant eBPF receiver overhead: wrk -> nginx gateway -> nginx backend on loopback.
+#   1. saturation throughput without and with the receiver (target: <= 2 % loss);
+#   2. a paced 10k requests/s: spans captured vs requests sent (target: 100 %), events lost,
+#      the collector's CPU (target: <= 0.1 core) and memory, and the nginx workers' CPU
+#      without and with the receiver (the in-kernel probe cost is charged to them).
+# See bench/README.md for what each number means.
+#
+# Needs root (the receiver loads eBPF programs; nginx and wrk are installed with apt-get when
+# missing). Environment (all optional):
+#   BENCH_SKIP_BUILD=1             use the existing target/release/cormorant
+#   BENCH_COLLECTOR=PATH           another collector binary with the same config
+#   BENCH_BASELINE_ONLY=1          run nginx and wrk without the collector (checks the harness;
+#                                  needs no root when nginx and wrk are installed)
+#   BENCH_ROUNDS=2                 saturation rounds (each: without, then with the receiver)
+#   BENCH_SATURATION_SECONDS=20    length of each saturation run
+#   BENCH_WARMUP_SECONDS=3         unmeasured wrk run before each saturation run
+#   BENCH_WRK_THREADS=2            wrk threads (both phases)
+#   BENCH_WRK_CONNECTIONS=32       wrk connections in the saturation runs
+#   BENCH_RATE=10000               paced requests/s in phase 2
+#   BENCH_PACED_SECONDS=20         length of the paced runs
+#   BENCH_PACED_CONNECTIONS=64     wrk connections in the paced runs
+#   BENCH_SETTLE_SECONDS=30        longest wait for the last spans after a paced run
+#   BENCH_GATEWAY_PORT=18480  BENCH_BACKEND_PORT=18481
+#   BENCH_GATEWAY_STATUS_PORT=18482  BENCH_BACKEND_STATUS_PORT=18483
+#   BENCH_METRICS_ADDRESS=127.0.0.1:18889
+#   BENCH_ENFORCE_TARGETS=1        exit 1 when a target is missed
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+ROUNDS=${BENCH_ROUNDS:-2}
+SATURATION_SECONDS=${BENCH_SATURATION_SECONDS:-20}
+WARMUP_SECONDS=${BENCH_WARMUP_SECONDS:-3}
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
+WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
+PACED_RATE=${BENCH_RATE:-10000}
+PACED_SECONDS=${BENCH_PACED_SECONDS:-20}
+PACED_CONNECTIONS=${BENCH_PACED_CONNECTIONS:-64}
+SETTLE_SECONDS=${BENCH_SETTLE_SECONDS:-30}
+BASELINE_ONLY=${BENCH_BASELINE_ONLY:-0}
+export BENCH_GATEWAY_PORT=${BENCH_GATEWAY_PORT:-18480}
+export BENCH_BACKEND_PORT=${BENCH_BACKEND_PORT:-18481}
+GATEWAY_STATUS_PORT=${BENCH_GATEWAY_STATUS_PORT:-18482}
+BACKEND_STATUS_PORT=${BENCH_BACKEND_STATUS_PORT:-18483}
+export BENCH_METRICS_ADDRESS=${BENCH_METRICS_ADDRESS:-127.0.0.1:18889}
+
+LOSS_TARGET_PERCENT=2
+CAPTURE_TARGET_PERCENT=100
+CPU_TARGET_CORES=0.1
+# Spans per proxied request: the gateway's SERVER span (wrk -> gateway) and CLIENT span
+# (gateway -> backend), and the backend's SERVER span.
+SPANS_PER_REQUEST=3
+# Paced runs that fall more than this short of BENCH_RATE are reported as such.
+PACING_TOLERANCE=0.98
+
+CONFIG=bench/configs/ebpf_nop.yaml
+PACER=bench/configs/wrk_paced.lua
+COLLECTOR=${BENCH_COLLECTOR:-target/release/cormorant}
+CLK_TCK=$(getconf CLK_TCK)
+WORK=$(mktemp -d)
+GATEWAY_URL="http://127.0.0.1:$BENCH_GATEWAY_PORT/api/v1/items"
+collector_pid=""
+gateway_pid=""
+backend_pid=""
+wrk_pid=""
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+cleanup() {
+    stop_process "$wrk_pid"
+    stop_process "$collector_pid"
+    stop_process "$gateway_pid"
+    stop_process "$backend_pid"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Installs Debian package PACKAGE when COMMAND is missing and the script runs as root.
+ensure_command() {
+    local command=$1 package=$2
+    command -v "$command" >/dev/null && return 0
+    [[ $(id -u) == 0 ]] || die "$command is missing: apt-get install $package (or run this script as root)"
+    log "installing $package: apt-get install -y $package"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "$package" >&2 ||
+        die "apt-get install $package failed (run apt-get update first?)"
+    command -v "$command" >/dev/null || die "apt-get installed no $command"
+}
+
+# start_nginx NAME TEMPLATE PORT: an nginx with its own prefix $WORK/NAME, from a template in
+# bench/configs; echoes the master's pid once PORT accepts connections.
+start_nginx() {
+    local prefix="$WORK/$1" template=$2 port=$3 pid
+    mkdir -p "$prefix"
+    sed -e "s#@PREFIX@#$prefix#g" \
+        -e "s/@GATEWAY_PORT@/$BENCH_GATEWAY_PORT/g" \
+        -e "s/@BACKEND_PORT@/$BENCH_BACKEND_PORT/g" \
+        -e "s/@GATEWAY_STATUS_PORT@/$GATEWAY_STATUS_PORT/g" \
+        -e "s/@BACKEND_STATUS_PORT@/$BACKEND_STATUS_PORT/g" \
+        "$template" >"$prefix/nginx.conf"
+    nginx -t -q -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" >&2 ||
+        die "nginx rejected $prefix/nginx.conf (from $template)"
+    nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" >"$prefix/stdout.log" 2>&1 &
+    pid=$!
+    wait_for_port "127.0.0.1:$port" "$pid" "$prefix/error.log"
+    echo "$pid"
+}
+
+# CPU ticks of the worker processes of the nginx masters given as arguments.
+nginx_worker_ticks() {
+    local master worker total=0
+    for master in "$@"; do
+        for worker in $(pgrep -P "$master"); do
+            total=$((total + $(cpu_ticks "$worker")))
+        done
+    done
+    echo "$total"
+}
+
+# Requests an nginx has handled, from its stub_status page. The page counts the request that
+# reads it, so a difference of two readings is one more than the requests in between.
+nginx_requests() {
+    curl -fsS "http://127.0.0.1:$1/" | awk 'NR == 3 { print $3 }'
+}
+
+# metric_value NAME: the sum of NAME (with or without `_total`) over its label sets, or nothing
+# when the collector does not export it.
+metric_value() {
+    curl -fsS "http://$BENCH_METRICS_ADDRESS/metrics" |
+        awk -v name="$1" '
+            index($0, name) == 1 {
+                rest = substr($0, length(name) + 1)
+                sub(/^_total/, "", rest)
+                if (rest ~ /^[{ ]/) { sum += $NF; found = 1 }
+            }
+            END { if (found) printf "%.0f\n", sum }'
+}
+
+# difference AFTER BEFORE, or "n/a" when either reading is missing.
+difference() {
+    if [[ -n "$1" && -n "$2" ]]; then echo $(($1 - $2)); else echo "n/a"; fi
+}
+
+# run_wrk OUTFILE ARGS...: wrk in the background (so a signal interrupts `wait`), dies on failure.
+run_wrk() {
+    local out=$1
+    shift
+    wrk "$@" >"$out" 2>&1 &
+    wrk_pid=$!
+    wait "$wrk_pid" || die "wrk failed: $(cat "$out")"
+    wrk_pid=""
+    grep -q 'requests in' "$out" || die "wrk printed no summary: $(cat "$out")"
+}
+
+wrk_requests() { sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$1"; }
+
+# wrk's own measured duration in seconds ("20.00s", or "1.00m" past a minute).
+wrk_seconds() {
+    sed -n 's/.* requests in \([0-9.]*\)\([a-z]*\),.*/\1 \2/p' "$1" |
+        awk '{ print ($2 == "m") ? $1 * 60 : ($2 == "h") ? $1 * 3600 : ($2 == "ms") ? $1 / 1000 : $1 }'
+}
+
+wrk_rate() { awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$1"; }
+
+# A latency percentile of `wrk --latency` (e.g. 99) in milliseconds.
+wrk_latency_ms() {
+    awk -v p="$2%" '$1 == p && NF == 2 {
+        v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v)
+        printf "%.3f\n", (unit == "us") ? v / 1000 : (unit == "s") ? v * 1000 : v
+    }' "$1"
+}
+
+# Socket errors and non-2xx responses that wrk saw, or "none".
+wrk_errors() {
+    local errors
+    errors=$(grep -E 'Socket errors|Non-2xx' "$1" | sed 's/^ *//' | paste -sd ';' -)
+    echo "${errors:-none}"
+}
+
+# A span count that must rise: the receiver is attached and sees the benchmark's nginx. Five
+# requests through the gateway must yield their spans within 15 s.
+check_capture() {
+    local before after
+    before=$(metric_value otelcol_receiver_accepted_spans)
+    before=${before:-0}
+    for _ in 1 2 3 4 5; do
+        curl -fsS -o /dev/null "$GATEWAY_URL" || die "the gateway did not answer curl"
+    done
+    for _ in $(seq 150); do
+        after=$(metric_value otelcol_receiver_accepted_spans)
+        if ((${after:-0} - before >= 5 * SPANS_PER_REQUEST)); then
+            sleep 1
+            return 0
+        fi
+        kill -0 "$collector_pid" 2>/dev/null || {
+            cat "$WORK/collector.log" >&2
+            die "the collector exited"
+        }
+        sleep 0.1
+    done
+    cat "$WORK/collector.log" >&2
+    die "the ebpf receiver captured $((${after:-0} - before)) spans for 5 requests through nginx in 15 s (expected $((5 * SPANS_PER_REQUEST)))"
+}
+
+start_capturing_collector() {
+    start_collector "$CONFIG" "$BENCH_METRICS_ADDRESS"
+    check_capture
+}
+
+# wait_for_spans EXPECTED BEFORE: polls the accepted-span count until it reaches BEFORE +
+# EXPECTED, stops moving for 5 s, or BENCH_SETTLE_SECONDS pass (a request cut off by wrk's
+# stop is emitted only when the receiver gives up waiting for its response).
+wait_for_spans() {
+    local expected=$1 before=$2 current last="" still=0
+    for _ in $(seq $((SETTLE_SECONDS * 5))); do
+        current=$(metric_value otelcol_receiver_accepted_spans)
+        current=${current:-0}
+        ((current - before >= expected)) && return 0
+        if [[ "$current" == "$last" ]]; then
+            still=$((still + 1))
+            ((still >= 25)) && return 0
+        else
+            still=0
+            last=$current
+        fi
+        sleep 0.2
+    done
+}
+
+if [[ "$BASELINE_ONLY" != 1 && $(id -u) != 0 ]]; then
+    die "the ebpf receiver needs root (or CAP_BPF + CAP_PERFMON) to load its programs: run as root (sudo bench/ebpf_overhead.sh), or BENCH_BASELINE_ONLY=1 to run nginx and wrk alone"
+fi
+[[ -r /proc/self/stat ]] || die "this benchmark needs Linux /proc"
+ensure_command curl curl
+ensure_command nginx nginx
+ensure_command wrk wrk
+ensure_command pgrep procps
+require_free_ports "127.0.0.1:$BENCH_GATEWAY_PORT" "127.0.0.1:$BENCH_BACKEND_PORT" \
+    "127.0.0.1:$GATEWAY_STATUS_PORT" "127.0.0.1:$BACKEND_STATUS_PORT"
+
+if [[ "$BASELINE_ONLY" != 1 ]]; then
+    if [[ "${BENCH_SKIP_BUILD:-0}" != 1 && -z "${BENCH_COLLECTOR:-}" ]]; then
+        log "building the release collector"
+        cargo build --release -p cormorant
+    fi
+    [[ -x "$COLLECTOR" ]] || die "missing $COLLECTOR"
+fi
+
+backend_pid=$(start_nginx backend bench/configs/ebpf_nginx_backend.conf "$BENCH_BACKEND_PORT")
+gateway_pid=$(start_nginx gateway bench/configs/ebpf_nginx_gateway.conf "$BENCH_GATEWAY_PORT")
+curl -fsS "$GATEWAY_URL" | grep -qx ok || die "the gateway does not proxy to the backend"
+
+# 1. Saturation: alternate runs without and with the receiver, each after a short warm-up.
+saturation_run() {
+    local out=$1
+    run_wrk "$WORK/warmup.txt" -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${WARMUP_SECONDS}s" "$GATEWAY_URL"
+    run_wrk "$out" --latency -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${SATURATION_SECONDS}s" "$GATEWAY_URL"
+}
+
+saturation_lines=()
+baseline_rates=()
+ebpf_rates=()
+for round in $(seq "$ROUNDS"); do
+    log "saturation round $round/$ROUNDS without the receiver: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SATURATION_SECONDS}s"
+    saturation_run "$WORK/base-$round.txt"
+    rate=$(wrk_rate "$WORK/base-$round.txt")
+    baseline_rates+=("$rate")
+    saturation_lines+=("$(printf '   round %d without receiver      %8s req/s  p50 %s ms  p99 %s ms  errors: %s' "$round" "$rate" \
+        "$(wrk_latency_ms "$WORK/base-$round.txt" 50)" "$(wrk_latency_ms "$WORK/base-$round.txt" 99)" \
+        "$(wrk_errors "$WORK/base-$round.txt")")")
+    [[ "$BASELINE_ONLY" == 1 ]] && continue
+
+    log "saturation round $round/$ROUNDS with the receiver"
+    start_capturing_collector
+    ticks_before=$(cpu_ticks "$collector_pid")
+    lost_before=$(metric_value cormorant_ebpf_lost_events)
+    started=$(now_seconds)
+    saturation_run "$WORK/ebpf-$round.txt"
+    ticks_after=$(cpu_ticks "$collector_pid")
+    elapsed=$(calc "%.3f" "$(now_seconds) - $started")
+    lost_after=$(metric_value cormorant_ebpf_lost_events)
+    stop_collector
+    rate=$(wrk_rate "$WORK/ebpf-$round.txt")
+    ebpf_rates+=("$rate")
+    saturation_lines+=("$(printf '   round %d with receiver         %8s req/s  p50 %s ms  p99 %s ms  errors: %s' "$round" "$rate" \
+        "$(wrk_latency_ms "$WORK/ebpf-$round.txt" 50)" "$(wrk_latency_ms "$WORK/ebpf-$round.txt" 99)" \
+        "$(wrk_errors "$WORK/ebpf-$round.txt")")")
+    saturation_lines+=("$(printf '           collector %s cores (warm-up included), events lost %s' \
+        "$(calc "%.2f" "($ticks_after - $ticks_before) / $CLK_TCK / $elapsed")" "$(difference "$lost_after" "$lost_before")")")
+done
+
+mean() { printf '%s\n' "$@" | awk '{ sum += $1 } END { printf "%.0f\n", sum / NR }'; }
+baseline_mean=$(mean "${baseline_rates[@]}")
+
+# 2. Paced load: first nginx alone, then with the receiver, at the same rate.
+paced_run() {
+    local out=$1
+    run_wrk "$out" -t "$WRK_THREADS" -c "$PACED_CONNECTIONS" -d "${PACED_SECONDS}s" -s "$PACER" \
+        "$GATEWAY_URL" -- "$PACED_RATE" "$WRK_THREADS"
+}
+
+log "paced without the receiver: $PACED_RATE req/s for ${PACED_SECONDS}s"
+nginx_ticks_before=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+paced_run "$WORK/paced-base.txt"
+nginx_ticks_after=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+base_paced_seconds=$(wrk_seconds "$WORK/paced-base.txt")
+base_paced_rate=$(calc "%.0f" "$(wrk_requests "$WORK/paced-base.txt") / $base_paced_seconds")
+base_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $base_paced_seconds")
+
+if [[ "$BASELINE_ONLY" != 1 ]]; then
+    log "paced with the receiver: $PACED_RATE req/s for ${PACED_SECONDS}s"
+    start_capturing_collector
+    idle_rss_kib=$(rss_kib "$collector_pid")
+    gateway_before=$(nginx_requests "$GATEWAY_STATUS_PORT")
+    backend_before=$(nginx_requests "$BACKEND_STATUS_PORT")
+    accepted_before=$(metric_value otelcol_receiver_accepted_spans)
+    spans_before=$(metric_value cormorant_ebpf_spans)
+    events_before=$(metric_value cormorant_ebpf_events)
+    lost_before=$(metric_value cormorant_ebpf_lost_events)
+    parse_errors_before=$(metric_value cormorant_ebpf_parse_errors)
+    ticks_before=$(cpu_ticks "$collector_pid")
+    nginx_ticks_before=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+    started=$(now_seconds)
+    paced_run "$WORK/paced-ebpf.txt"
+    ticks_after=$(cpu_ticks "$collector_pid")
+    nginx_ticks_after=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+    paced_wall=$(calc "%.3f" "$(now_seconds) - $started")
+    gateway_requests=$(($(nginx_requests "$GATEWAY_STATUS_PORT") - gateway_before - 1))
+    backend_requests=$(($(nginx_requests "$BACKEND_STATUS_PORT") - backend_before - 1))
+    expected_spans=$((2 * gateway_requests + backend_requests))
+    wait_for_spans "$expected_spans" "$accepted_before"
+    accepted_spans=$(difference "$(metric_value otelcol_receiver_accepted_spans)" "$accepted_before")
+    receiver_spans=$(difference "$(metric_value cormorant_ebpf_spans)" "$spans_before")
+    events=$(difference "$(metric_value cormorant_ebpf_events)" "$events_before")
+    lost_events=$(difference "$(metric_value cormorant_ebpf_lost_events)" "$lost_before")
+    parse_errors=$(difference "$(metric_value cormorant_ebpf_parse_errors)" "$parse_errors_before")
+    rss_now_kib=$(rss_kib "$collector_pid")
+    rss_peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$collector_pid/status")
+    stop_collector
+
+    sent_requests=$(wrk_requests "$WORK/paced-ebpf.txt")
+    paced_seconds=$(wrk_seconds "$WORK/paced-ebpf.txt")
+    paced_rate=$(calc "%.0f" "$sent_requests / $paced_seconds")
+    collector_cores=$(calc "%.3f" "($ticks_after - $ticks_before) / $CLK_TCK / $paced_wall")
+    ebpf_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $paced_wall")
+    capture_percent=$(calc "%.3f" "100 * $accepted_spans / $expected_spans")
+    events_per_request=n/a
+    [[ "$events" == n/a ]] || events_per_request=$(calc "%.1f" "$events / $gateway_requests")
+
+    ebpf_mean=$(mean "${ebpf_rates[@]}")
+    loss_percent=$(calc "%.2f" "100 * (1 - $ebpf_mean / $baseline_mean)")
+    loss_verdict=$(verdict "$loss_percent <= $LOSS_TARGET_PERCENT")
+    if [[ "$accepted_spans" == "$expected_spans" && "$lost_events" == 0 ]]; then
+        capture_verdict=met
+    elif ((accepted_spans > expected_spans)); then
+        capture_verdict="MISSED (more spans than the requests explain)"
+    else
+        capture_verdict=MISSED
+    fi
+    cpu_verdict=$(verdict "$collector_cores <= $CPU_TARGET_CORES")
+    pacing_note="(target $PACED_RATE)"
+    awk "BEGIN { exit !($paced_rate < $PACED_RATE * $PACING_TOLERANCE) }" &&
+        pacing_note="(target $PACED_RATE: SHORT, the CPU figure is for a lower rate)"
+fi
+
+cat <<EOF
+
+================ Cormorant eBPF receiver overhead ================
+machine: $(machine_description), kernel $(uname -r)
+load: wrk -> nginx gateway :$BENCH_GATEWAY_PORT (1 worker, keep-alive upstream) -> nginx backend :$BENCH_BACKEND_PORT (1 worker, fixed 200)
+EOF
+if [[ "$BASELINE_ONLY" == 1 ]]; then
+    cat <<EOF
+collector: none (BENCH_BASELINE_ONLY=1)
+
+1. saturation (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${SATURATION_SECONDS} s per run after ${WARMUP_SECONDS} s warm-up)
+$(printf '%s\n' "${saturation_lines[@]}")
+   mean without receiver              $baseline_mean req/s
+2. paced ($PACED_RATE req/s, $PACED_CONNECTIONS connections, ${PACED_SECONDS} s)
+   achieved rate                      $base_paced_rate req/s
+   nginx workers CPU                  $base_nginx_cores cores
+==================================================================
+EOF
+    exit 0
+fi
+cat <<EOF
+collector: $COLLECTOR, config $CONFIG (ebpf receiver, comm nginx, gateway and backend ports -> nop)
+
+1. saturation (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${SATURATION_SECONDS} s per run after ${WARMUP_SECONDS} s warm-up)
+$(printf '%s\n' "${saturation_lines[@]}")
+   mean without / with receiver       $baseline_mean / $ebpf_mean req/s
+   throughput loss                    $loss_percent % (target <= $LOSS_TARGET_PERCENT %: $loss_verdict)
+2. paced ($PACED_RATE req/s, $PACED_CONNECTIONS connections, ${PACED_SECONDS} s)
+   requests sent (wrk, completed)     $sent_requests in $paced_seconds s = $paced_rate req/s $pacing_note
+   requests handled (stub_status)     gateway $gateway_requests, backend $backend_requests
+   spans expected                     $expected_spans (2 per gateway request: SERVER + CLIENT; 1 per backend request)
+   spans captured                     $accepted_spans (otelcol_receiver_accepted_spans); receiver count $receiver_spans (cormorant_ebpf_spans_total)
+   captured / expected                $capture_percent % (target $CAPTURE_TARGET_PERCENT % with 0 events lost: $capture_verdict)
+   events lost                        $lost_events (cormorant_ebpf_lost_events_total)
+   events read                        $events ($events_per_request per request, all traced processes)
+   parse errors                       $parse_errors
+   collector CPU                      $collector_cores cores (target <= $CPU_TARGET_CORES: $cpu_verdict)
+   collector RSS idle / end / peak    $(calc "%.1f" "$idle_rss_kib / 1024") / $(calc "%.1f" "$rss_now_kib / 1024") / $(calc "%.1f" "$rss_peak_kib / 1024") MiB
+   nginx workers CPU without / with   $base_nginx_cores / $ebpf_nginx_cores cores (without: $base_paced_rate req/s achieved)
+
+reference (shared/reference/performance.md §6):
+   Beyla   0.4-1.2 % CPU with tracing, 75-120 MB, ~500 ns per request
+   Coroot  ~200 millicores at 10k RPS
+   DeepFlow 90K RPS HTTP within 1 core / 1 GB
+==================================================================
+EOF
+
+if [[ "${BENCH_ENFORCE_TARGETS:-0}" == 1 ]] &&
+    [[ "$loss_verdict" != met || "$capture_verdict" != met || "$cpu_verdict" != met ]]; then
+    die "targets missed"
+fi
