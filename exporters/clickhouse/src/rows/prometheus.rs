@@ -41,20 +41,37 @@ pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 const BUCKET_LABEL: &str = "le";
 const QUANTILE_LABEL: &str = "quantile";
 const NANOS_PER_MILLI: u64 = 1_000_000;
+/// Rough size of one sample row: the metric name, a handful of labels, timestamp and value.
+const ESTIMATED_SAMPLE_BYTES: usize = 192;
 
 /// The samples of every Prometheus-converted metric in `resource_metrics`, or `None` when there
 /// are none.
 pub(crate) fn encode(resource_metrics: &[ResourceMetrics]) -> Option<EncodedTable> {
-    let mut samples = Samples::default();
-    let prometheus_scopes = resource_metrics
-        .iter()
-        .flat_map(|r| &r.scope_metrics)
-        .filter(|s| {
-            s.scope
-                .as_ref()
-                .is_some_and(|scope| scope.name == SCOPE_NAME)
-        });
-    for scope_metrics in prometheus_scopes {
+    let prometheus_scopes = || {
+        resource_metrics
+            .iter()
+            .flat_map(|r| &r.scope_metrics)
+            .filter(|s| {
+                s.scope
+                    .as_ref()
+                    .is_some_and(|scope| scope.name == SCOPE_NAME)
+            })
+    };
+    // Sized up front: a batch holds tens of thousands of samples, and growing the buffer would
+    // copy it over and over.
+    let number_points: usize = prometheus_scopes()
+        .flat_map(|s| &s.metrics)
+        .map(|metric| match &metric.data {
+            Some(Data::Gauge(gauge)) => gauge.data_points.len(),
+            Some(Data::Sum(sum)) => sum.data_points.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut samples = Samples {
+        writer: RowBinaryWriter::with_capacity(number_points * ESTIMATED_SAMPLE_BYTES),
+        ..Samples::default()
+    };
+    for scope_metrics in prometheus_scopes() {
         for metric in &scope_metrics.metrics {
             match &metric.data {
                 Some(Data::Gauge(gauge)) => samples.numbers(&metric.name, &gauge.data_points),

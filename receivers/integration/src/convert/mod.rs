@@ -184,14 +184,28 @@ fn series_points<'a>(
             name: metric_name(one).unwrap_or_default(),
             info,
         };
-        let point_attributes = attributes(&labels);
+        // Each point owns its attributes: the last point of the series takes the list built
+        // here and only the others copy it, so the common one-sample series copies nothing.
+        let mut uses = one.histograms.len()
+            + (0..one.samples.len())
+                .filter(|&sample_index| !in_group.contains(&(index, sample_index)))
+                .count();
+        let mut point_attributes = (uses > 0).then(|| attributes(&labels));
+        let mut next_attributes = || {
+            uses -= 1;
+            if uses == 0 {
+                point_attributes.take().unwrap_or_default()
+            } else {
+                point_attributes.clone().unwrap_or_default()
+            }
+        };
         for (sample_index, sample) in one.samples.iter().enumerate() {
             conversion.samples += 1;
             if !in_group.is_empty() && in_group.contains(&(index, sample_index)) {
                 continue;
             }
             let point = NumberDataPoint {
-                attributes: point_attributes.clone(),
+                attributes: next_attributes(),
                 start_time_unix_nano: nanos(sample.start_timestamp),
                 time_unix_nano: nanos(sample.timestamp),
                 value: Some(number_data_point::Value::AsDouble(sample.value)),
@@ -202,7 +216,7 @@ fn series_points<'a>(
             placed[index].place_sample(sample_index, at);
         }
         for (histogram_index, histogram) in one.histograms.iter().enumerate() {
-            let at = match native::point(histogram, point_attributes.clone()) {
+            let at = match native::point(histogram, next_attributes()) {
                 Ok(NativePoint::Exponential(point)) => output.push_exponential(&target, point),
                 Ok(NativePoint::Custom(point)) => output.push_histogram(&target, None, point),
                 // Refused by validation; a caller that skipped it gets the rest converted.
