@@ -34,6 +34,7 @@ impl Registry {
                 cormorant_receiver_otlp::factory(),
                 cormorant_receiver_integration::factory(),
                 cormorant_receiver_integration::prometheusremotewrite_factory(),
+                cormorant_receiver_ebpf::receiver::factory(),
             ],
             processors: vec![
                 cormorant_processor_batch::factory(),

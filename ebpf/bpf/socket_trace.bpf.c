@@ -45,8 +45,15 @@ struct socket_key {
 /* The event under construction: too large for the 512-byte BPF stack. */
 struct event_buffer {
 	struct socket_event header;
-	__u8 payload[MAX_PAYLOAD_BYTES];
+	/* Twice the largest capture, so that the verifier can prove a segment copied at any
+	 * offset below MAX_PAYLOAD_BYTES with any length up to MAX_PAYLOAD_BYTES stays inside;
+	 * only the first payload_len bytes are ever sent. */
+	__u8 payload[2 * MAX_PAYLOAD_BYTES];
 };
+
+/* Vectored calls (writev, sendmsg, ...): how many leading segments are captured. dig sends a
+ * DNS-over-TCP query as [2-byte length, message]; nginx writes headers and body apart. */
+#define MAX_CAPTURED_SEGMENTS 4
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -203,22 +210,6 @@ static __always_inline void submit(struct event_buffer *event)
 	}
 }
 
-/* Copies up to min(available, payload_bytes) bytes from user memory at `source`. */
-static __always_inline void capture_payload(struct event_buffer *event, const void *source,
-					    __u64 available)
-{
-	__u64 length = available;
-
-	if (length > payload_bytes)
-		length = payload_bytes;
-	if (length > MAX_PAYLOAD_BYTES)
-		length = MAX_PAYLOAD_BYTES;
-	if (!source || length == 0)
-		return;
-	if (bpf_probe_read_user(event->payload, length, source) == 0)
-		event->header.payload_len = length;
-}
-
 static __always_inline void stash(__u64 pid_tgid, __s32 fd, __u8 syscall, __u8 shape,
 				  __u8 direction, __u64 buffer, __u64 peer_addr)
 {
@@ -241,46 +232,84 @@ static __always_inline void stash(__u64 pid_tgid, __s32 fd, __u8 syscall, __u8 s
 	bpf_map_update_elem(&pending_calls, &pid_tgid, &call, BPF_ANY);
 }
 
-/* Where the first bytes of the call's data live and how many of them there are. */
-static __always_inline const void *first_segment(const struct pending_call *call, __s64 *ret,
-						 const void **peer_addr)
+/* Copies up to `available` bytes from `source` after what the event already holds, never past
+ * min(payload_bytes, MAX_PAYLOAD_BYTES) in total. */
+static __always_inline void append_payload(struct event_buffer *event, const void *source,
+					   __u64 available)
 {
-	struct iovec first = {};
-	const struct user_msghdr *msg = (const void *)call->buffer;
+	__u64 limit = payload_bytes < MAX_PAYLOAD_BYTES ? payload_bytes : MAX_PAYLOAD_BYTES;
+	__u64 offset = event->header.payload_len;
 
-	*peer_addr = (const void *)call->peer_addr;
+	if (!source || offset >= limit)
+		return;
+	__u64 length = available < limit - offset ? available : limit - offset;
+	offset &= MAX_PAYLOAD_BYTES - 1;
+	if (length > MAX_PAYLOAD_BYTES)
+		length = MAX_PAYLOAD_BYTES;
+	if (length == 0)
+		return;
+	if (bpf_probe_read_user(event->payload + offset, length, source) == 0)
+		event->header.payload_len = offset + length;
+}
+
+/* Copies the leading segments of an iovec array, up to `total` bytes (what the call moved). */
+static __always_inline void capture_segments(struct event_buffer *event, const struct iovec *vector,
+					     __u64 count, __u64 total)
+{
+	for (int index = 0; index < MAX_CAPTURED_SEGMENTS; index++) {
+		struct iovec segment = {};
+		if (index >= count || total == 0)
+			break;
+		if (bpf_probe_read_user(&segment, sizeof(segment), &vector[index]))
+			break;
+		__u64 length = segment.iov_len < total ? segment.iov_len : total;
+		append_payload(event, segment.iov_base, length);
+		total -= length;
+	}
+}
+
+/* Captures the call's data: `ret` bytes from a plain buffer, an iovec array or a message
+ * header's iovec array; for sendmmsg/recvmmsg the first message only, whose length replaces
+ * `*bytes` (their return value counts messages). Fills the peer address from the message header
+ * where there is one. */
+static __always_inline void capture_call_data(struct event_buffer *event,
+					      const struct pending_call *call, __s64 ret,
+					      __s64 *bytes)
+{
+	const struct user_msghdr *msg = (const void *)call->buffer;
+	const void *peer_addr = (const void *)call->peer_addr;
+
+	*bytes = ret;
 	switch (call->shape) {
 	case BUFFER_PLAIN:
-		return (const void *)call->buffer;
+		append_payload(event, (const void *)call->buffer, (__u64)ret);
+		break;
 	case BUFFER_IOVEC:
-		if (bpf_probe_read_user(&first, sizeof(first), (const void *)call->buffer))
-			return NULL;
+		/* The iovec count was not kept: read up to the limit, bounded by `ret`. */
+		capture_segments(event, (const void *)call->buffer, MAX_CAPTURED_SEGMENTS,
+				 (__u64)ret);
 		break;
 	case BUFFER_MMSGHDR: {
-		/* The return value counts messages: report the first message's length. */
 		const struct mmsghdr *vector = (const void *)call->buffer;
 		unsigned int first_length = 0;
 		if (bpf_probe_read_user(&first_length, sizeof(first_length), &vector->msg_len))
-			return NULL;
-		*ret = first_length;
+			break;
+		*bytes = first_length;
 		msg = &vector->msg_hdr;
 	}
 		/* fall through */
 	case BUFFER_MSGHDR: {
 		struct user_msghdr header = {};
 		if (bpf_probe_read_user(&header, sizeof(header), msg) || header.msg_iovlen == 0)
-			return NULL;
-		*peer_addr = header.msg_name;
-		if (bpf_probe_read_user(&first, sizeof(first), header.msg_iov))
-			return NULL;
+			break;
+		peer_addr = header.msg_name;
+		capture_segments(event, header.msg_iov, header.msg_iovlen, (__u64)*bytes);
 		break;
 	}
 	default:
-		return NULL;
+		break;
 	}
-	if (*ret > 0 && (__u64)*ret > first.iov_len)
-		*ret = (__s64)first.iov_len;
-	return first.iov_base;
+	fill_peer_from_sockaddr(&event->header, peer_addr);
 }
 
 /* `syscall` guards against an entry left behind by a thread that never reached the
@@ -307,13 +336,9 @@ static __always_inline void complete_data(struct syscall_exit_ctx *ctx, __u8 sys
 	event->header.tcp_seq = copy.tcp_seq;
 	fill_tuple(&event->header, (struct sock *)copy.sock);
 
-	__s64 segment_length = ret;
-	const void *peer_addr = NULL;
-	const void *source = first_segment(&copy, &segment_length, &peer_addr);
-	event->header.bytes = copy.shape == BUFFER_MMSGHDR ? segment_length : ret;
-	fill_peer_from_sockaddr(&event->header, peer_addr);
-	if (segment_length > 0)
-		capture_payload(event, source, (__u64)segment_length);
+	__s64 bytes = ret;
+	capture_call_data(event, &copy, ret, &bytes);
+	event->header.bytes = bytes;
 	submit(event);
 }
 

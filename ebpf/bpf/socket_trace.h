@@ -7,7 +7,7 @@
 #define CORMORANT_SOCKET_TRACE_H
 
 /* Upper bound for the configurable payload capture; user space rejects larger values. */
-#define MAX_PAYLOAD_BYTES 16384
+#define MAX_PAYLOAD_BYTES 8192
 
 enum event_kind {
 	EVENT_KIND_DATA = 0,

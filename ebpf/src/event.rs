@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use thiserror::Error;
 
 /// Kernel-side cap on captured payload bytes (`MAX_PAYLOAD_BYTES` in `socket_trace.h`).
-pub const MAX_PAYLOAD_BYTES: u32 = 16384;
+pub const MAX_PAYLOAD_BYTES: u32 = 8192;
 
 const AF_INET: u16 = 2;
 const AF_INET6: u16 = 10;

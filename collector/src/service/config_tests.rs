@@ -286,3 +286,52 @@ service:
         "{listing}"
     );
 }
+
+#[test]
+fn ebpf_receiver_is_registered_for_traces_and_metrics() {
+    let errors = errors_of(
+        r#"
+receivers:
+  ebpf:
+    protocols: [http, redis]
+    ports: {include: [8080]}
+    metrics: {interval: 5s}
+    optional: true
+exporters:
+  debug:
+service:
+  pipelines:
+    traces:
+      receivers: [ebpf]
+      exporters: [debug]
+    metrics:
+      receivers: [ebpf]
+      exporters: [debug]
+"#,
+    );
+    assert!(errors.is_empty(), "{errors:#?}");
+    let errors = errors_of(
+        r#"
+receivers:
+  ebpf:
+    ring_buffer_size: 1000
+exporters:
+  debug:
+service:
+  pipelines:
+    logs:
+      receivers: [ebpf]
+      exporters: [debug]
+"#,
+    );
+    let text = format!("{errors:?}");
+    assert!(text.contains("power of two"), "{text}");
+    assert!(text.contains("logs"), "{text}");
+    let listing = crate::components::render(&Registry::builtin());
+    assert!(
+        listing.contains(
+            "    - name: ebpf\n      stability:\n        traces: Development\n        metrics: Development\n"
+        ),
+        "{listing}"
+    );
+}

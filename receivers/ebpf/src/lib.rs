@@ -1,5 +1,6 @@
-//! User side of the eBPF receiver, protocol layer: turns the socket payload chunks captured by
-//! the kernel programs (`ebpf/`) into paired, timed L7 requests and responses.
+//! User side of the eBPF receiver: the protocol layer turns the socket payload chunks captured
+//! by the kernel programs (`ebpf/`) into paired, timed L7 requests and responses, and the
+//! [`receiver`] module turns those into spans with AutoTracing ids and RED metrics.
 //!
 //! - [`protocol`]: the [`L7Parser`] interface every protocol implements, and the message types.
 //! - [`http1`], [`redis`], [`dns`]: the parsers.
@@ -9,12 +10,16 @@
 //!   skipping across uncaptured bytes.
 //! - [`pairing`]: request/response matching (FIFO for pipelined HTTP/1.x and Redis, by id for
 //!   DNS) with first/last-byte timestamps for both sides.
+//! - [`receiver`]: the `ebpf` receiver (config, factory, event task, AutoTracing, spans).
 
 pub mod body;
 pub mod dns;
 pub mod http1;
 pub mod pairing;
+pub mod process;
 pub mod protocol;
+pub mod receiver;
+pub mod red;
 pub mod redis;
 pub mod stream;
 pub mod trace_context;

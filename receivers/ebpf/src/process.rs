@@ -1,0 +1,358 @@
+//! Who a captured request belongs to: the process metadata behind each span's and each RED
+//! series' resource (`service.name`, `process.*`, `container.id`, `host.name`).
+//!
+//! The kernel tells us only a pid and the thread's `comm`; everything else is read from
+//! `/proc/<pid>`. Reading three files per event would cost more than the capture itself, so the
+//! answers are cached per pid. Pids are reused, so entries also expire after a while and can be
+//! dropped explicitly with [`ProcessCache::forget`].
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value::Value};
+
+/// Processes remembered at most; beyond this the oldest entries are read again when needed.
+pub const DEFAULT_CAPACITY: usize = 4096;
+
+/// How long an entry is trusted. A pid can be reused by another program, and a program can
+/// `execve` into another one; both are noticed at most this late.
+pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
+
+/// Longest `process.command_line` kept, in bytes: some programs (JVMs, Node bundlers) carry
+/// command lines of hundreds of kilobytes, which would be repeated on every exported resource.
+pub const MAX_COMMAND_LINE_BYTES: usize = 4096;
+
+/// `service.name` when not even the kernel's comm is known, as the OpenTelemetry SDKs do.
+pub const UNKNOWN_SERVICE: &str = "unknown_service";
+
+/// What is known about one process (a thread group, `pid` being its tgid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    /// Base name of `/proc/<pid>/exe`, or the kernel's comm when that link cannot be read.
+    pub executable_name: String,
+    /// Arguments joined by spaces, at most [`MAX_COMMAND_LINE_BYTES`]; empty when unknown.
+    pub command_line: String,
+    /// The container id found in `/proc/<pid>/cgroup`, when the process runs in one.
+    pub container_id: Option<String>,
+}
+
+#[derive(Debug)]
+struct CacheEntry {
+    info: Arc<ProcessInfo>,
+    read_at: Instant,
+}
+
+/// Process metadata by pid, read from a proc file system, bounded in size and age.
+#[derive(Debug)]
+pub struct ProcessCache {
+    proc_root: PathBuf,
+    capacity: usize,
+    ttl: Duration,
+    entries: HashMap<u32, CacheEntry>,
+}
+
+impl ProcessCache {
+    /// A cache reading from `proc_root` (`/proc` in production, a fake tree in tests) with
+    /// [`DEFAULT_CAPACITY`] and [`DEFAULT_TTL`].
+    pub fn new(proc_root: PathBuf) -> Self {
+        Self::with_limits(proc_root, DEFAULT_CAPACITY, DEFAULT_TTL)
+    }
+
+    /// A cache with its own bounds; a capacity of 0 is treated as 1.
+    pub fn with_limits(proc_root: PathBuf, capacity: usize, ttl: Duration) -> Self {
+        ProcessCache {
+            proc_root,
+            capacity: capacity.max(1),
+            ttl,
+            entries: HashMap::new(),
+        }
+    }
+
+    /// The metadata of `pid`, read on first use and again once the entry is older than the
+    /// time to live. `comm` is what the kernel reported with the event: it names the process
+    /// when its executable cannot be read, in particular when it has already exited. An
+    /// exited process keeps what was read while it lived.
+    pub fn get(&mut self, pid: u32, comm: &str) -> Arc<ProcessInfo> {
+        let now = Instant::now();
+        if let Some(entry) = self.entries.get_mut(&pid) {
+            if now.duration_since(entry.read_at) < self.ttl {
+                return Arc::clone(&entry.info);
+            }
+            if !self.proc_root.join(pid.to_string()).exists() {
+                entry.read_at = now;
+                return Arc::clone(&entry.info);
+            }
+        }
+        let info = Arc::new(read_process(&self.proc_root, pid, comm));
+        if !self.entries.contains_key(&pid) && self.entries.len() >= self.capacity {
+            self.make_room(now);
+        }
+        self.entries.insert(
+            pid,
+            CacheEntry {
+                info: Arc::clone(&info),
+                read_at: now,
+            },
+        );
+        info
+    }
+
+    /// The cached metadata of `pid`, without reading anything.
+    pub fn cached(&self, pid: u32) -> Option<Arc<ProcessInfo>> {
+        self.entries.get(&pid).map(|entry| Arc::clone(&entry.info))
+    }
+
+    /// Drops what is known about `pid`, for when the process is known to have exited: the pid
+    /// may be handed to another program next.
+    pub fn forget(&mut self, pid: u32) {
+        self.entries.remove(&pid);
+    }
+
+    /// Number of processes remembered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Drops expired entries, then, if still full, the least recently read eighth, so a full
+    /// cache is not scanned again on every new pid.
+    fn make_room(&mut self, now: Instant) {
+        let ttl = self.ttl;
+        self.entries
+            .retain(|_, entry| now.duration_since(entry.read_at) < ttl);
+        if self.entries.len() < self.capacity {
+            return;
+        }
+        let mut read_times: Vec<Instant> = self.entries.values().map(|e| e.read_at).collect();
+        let evicted = (self.capacity / 8).max(1);
+        let (_, cutoff, _) = read_times.select_nth_unstable(evicted - 1);
+        let cutoff = *cutoff;
+        let mut remaining = evicted;
+        self.entries.retain(|_, entry| {
+            if remaining > 0 && entry.read_at <= cutoff {
+                remaining -= 1;
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+fn read_process(proc_root: &Path, pid: u32, comm: &str) -> ProcessInfo {
+    let dir = proc_root.join(pid.to_string());
+    let executable_name = fs::read_link(dir.join("exe"))
+        .ok()
+        .and_then(|target| executable_name_of(&target))
+        .unwrap_or_else(|| comm.to_owned());
+    let command_line = read_command_line(&dir.join("cmdline")).unwrap_or_default();
+    let container_id = fs::read_to_string(dir.join("cgroup"))
+        .ok()
+        .and_then(|text| container_id_from_cgroup(&text));
+    ProcessInfo {
+        pid,
+        executable_name,
+        command_line,
+        container_id,
+    }
+}
+
+/// The base name of an `exe` link target; the kernel appends " (deleted)" when the binary
+/// was replaced on disk (a package upgrade), which is not part of the name.
+fn executable_name_of(target: &Path) -> Option<String> {
+    let name = target.file_name()?.to_string_lossy();
+    let name = name.strip_suffix(" (deleted)").unwrap_or(&name);
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// Reads `cmdline` (arguments separated and ended by NUL) as one space-separated line. Only
+/// the first [`MAX_COMMAND_LINE_BYTES`] are read. Programs that rewrite their title (nginx,
+/// postgres) leave NUL padding behind it, which is trimmed.
+fn read_command_line(path: &Path) -> Option<String> {
+    let mut raw = Vec::new();
+    File::open(path)
+        .ok()?
+        .take(MAX_COMMAND_LINE_BYTES as u64)
+        .read_to_end(&mut raw)
+        .ok()?;
+    let end = raw.iter().rposition(|&byte| byte != 0).map_or(0, |i| i + 1);
+    let joined: Vec<u8> = raw[..end]
+        .iter()
+        .map(|&byte| if byte == 0 { b' ' } else { byte })
+        .collect();
+    let text = String::from_utf8_lossy(&joined);
+    Some(truncate_at_char_boundary(&text, MAX_COMMAND_LINE_BYTES).to_owned())
+}
+
+/// Lossy decoding can lengthen a cut multi-byte sequence (one byte becomes U+FFFD, three).
+fn truncate_at_char_boundary(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The container id in the text of a `/proc/<pid>/cgroup` file, if any line's path ends in
+/// one. Container runtimes name the cgroup after the container:
+///
+/// - cgroup v2 with the systemd driver: `0::/kubepods.slice/…/cri-containerd-<64 hex>.scope`
+///   (also `crio-`, `docker-`, `libpod-`);
+/// - cgroupfs driver, v1 or v2: `…:/kubepods/burstable/pod<uid>/<64 hex>`, `…:/docker/<64 hex>`;
+/// - systemd driver in v1 with containerd: `…/kubepods-…-pod<uid>.slice:cri-containerd:<64 hex>`;
+/// - AWS ECS: `…/<32 hex>-<digits>`; Cloud Foundry Garden: a UUID.
+///
+/// A process outside any container (`0::/`, `/user.slice/…`, `/system.slice/…`) has none, and
+/// a pod's own cgroup (`pod<uid>`) is not a container.
+pub fn container_id_from_cgroup(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let mut fields = line.splitn(3, ':');
+        let (_hierarchy, _controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        let last = path.rsplit('/').next()?;
+        let last = last.strip_suffix(".scope").unwrap_or(last);
+        container_id_suffix(last).map(str::to_owned)
+    })
+}
+
+/// The id a cgroup path component ends with, when what precedes it is a separator (or
+/// nothing) rather than part of a longer token: this is what keeps a pod's UID in `pod<uid>`
+/// from being taken for a container id.
+fn container_id_suffix(component: &str) -> Option<&str> {
+    let candidates = [
+        hex_suffix(component, 64),
+        ecs_task_suffix(component),
+        uuid_suffix(component),
+    ];
+    candidates.into_iter().flatten().find(|id| {
+        let prefix = &component[..component.len() - id.len()];
+        prefix
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric())
+    })
+}
+
+fn is_lower_hex(byte: u8) -> bool {
+    byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte)
+}
+
+fn hex_suffix(text: &str, digits: usize) -> Option<&str> {
+    let start = text.len().checked_sub(digits)?;
+    let suffix = text.get(start..)?;
+    suffix.bytes().all(is_lower_hex).then_some(suffix)
+}
+
+/// `<32 hex>-<decimal>`, the container ids of ECS tasks.
+fn ecs_task_suffix(text: &str) -> Option<&str> {
+    let digits = text.bytes().rev().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let dash = text.len().checked_sub(digits + 1)?;
+    if text.as_bytes()[dash] != b'-' {
+        return None;
+    }
+    let hex = hex_suffix(&text[..dash], 32)?;
+    Some(&text[dash - hex.len()..])
+}
+
+/// A UUID (`8-4-4-4-12` hex groups, `-` or `_` between them) at the end of `text`.
+fn uuid_suffix(text: &str) -> Option<&str> {
+    const GROUPS: [usize; 5] = [8, 4, 4, 4, 12];
+    let length = GROUPS.iter().sum::<usize>() + GROUPS.len() - 1;
+    let start = text.len().checked_sub(length)?;
+    let suffix = text.get(start..)?;
+    let mut rest = suffix.as_bytes();
+    for (index, group) in GROUPS.iter().enumerate() {
+        if index > 0 {
+            if !matches!(rest.first(), Some(b'-' | b'_')) {
+                return None;
+            }
+            rest = &rest[1..];
+        }
+        if !rest[..*group].iter().all(|&byte| is_lower_hex(byte)) {
+            return None;
+        }
+        rest = &rest[*group..];
+    }
+    Some(suffix)
+}
+
+/// The host's name as the kernel reports it (`uname -n` in the collector's UTS namespace), for
+/// `host.name`. Read once at start: it is the same for every captured process.
+pub fn host_name() -> String {
+    host_name_in(Path::new("/proc"))
+        .or_else(|| first_line(Path::new("/etc/hostname")))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn host_name_in(proc_root: &Path) -> Option<String> {
+    first_line(&proc_root.join("sys/kernel/hostname"))
+}
+
+fn first_line(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    let line = text.lines().next()?.trim();
+    (!line.is_empty()).then(|| line.to_owned())
+}
+
+/// The resource attributes of a captured process, per the receiver's contract: `service.name`
+/// (the executable name: no SDK told us a better one), `host.name`, `process.pid`,
+/// `process.executable.name`, `process.command_line`, and `container.id` when there is one.
+/// Unknown values are left out rather than sent empty.
+pub fn resource_attributes(info: &ProcessInfo, host_name: &str) -> Vec<KeyValue> {
+    let service_name = if info.executable_name.is_empty() {
+        UNKNOWN_SERVICE
+    } else {
+        &info.executable_name
+    };
+    let mut attributes = vec![
+        string_attribute("service.name", service_name),
+        string_attribute("host.name", host_name),
+        KeyValue {
+            key: "process.pid".to_owned(),
+            key_strindex: 0,
+            value: Some(AnyValue {
+                value: Some(Value::IntValue(i64::from(info.pid))),
+            }),
+        },
+    ];
+    if !info.executable_name.is_empty() {
+        attributes.push(string_attribute(
+            "process.executable.name",
+            &info.executable_name,
+        ));
+    }
+    if !info.command_line.is_empty() {
+        attributes.push(string_attribute("process.command_line", &info.command_line));
+    }
+    if let Some(container_id) = &info.container_id {
+        attributes.push(string_attribute("container.id", container_id));
+    }
+    attributes
+}
+
+fn string_attribute(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        key_strindex: 0,
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value.to_owned())),
+        }),
+    }
+}
+
+#[cfg(test)]
+#[path = "process_tests.rs"]
+mod tests;

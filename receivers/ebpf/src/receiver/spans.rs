@@ -1,0 +1,269 @@
+//! Building OTLP spans from paired exchanges, with the attribute names the contract and the
+//! ClickHouse exporter's eBPF columns expect.
+
+use std::net::SocketAddr;
+
+use cormorant_core::pdata::common::{AnyValue, ArrayValue, KeyValue, any_value::Value};
+use cormorant_core::pdata::trace::{Span, Status, span::SpanKind, status::StatusCode};
+
+use super::autotrace::SpanIds;
+use crate::dns::DnsMessage;
+use crate::protocol::{Request, Response, Role};
+
+/// Marks spans captured by the kernel rather than written by an SDK.
+pub const SPAN_SOURCE: &str = "system";
+
+/// Where and by whom a request was captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureSite {
+    pub role: Role,
+    /// `"tcp"` or `"udp"`.
+    pub transport: &'static str,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub thread_id: u32,
+    /// TCP sequence of the request's first byte (client `write_seq`, server `copied_seq`).
+    pub request_seq: Option<u32>,
+    /// TCP sequence of the response's first byte.
+    pub response_seq: Option<u32>,
+}
+
+/// A span's start and end in Unix nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub start_unix_ns: u64,
+    pub end_unix_ns: u64,
+}
+
+/// `url.path` cut to its first two segments: `/api/v1/users/42` → `/api/v1`. Endpoints keep
+/// span names and metric labels low-cardinality while still telling routes apart.
+pub fn http_endpoint(path: &str) -> String {
+    let mut end = path.len();
+    let mut slashes = 0;
+    for (index, byte) in path.bytes().enumerate() {
+        if byte == b'/' {
+            slashes += 1;
+            if slashes == 3 {
+                end = index;
+                break;
+            }
+        }
+    }
+    let endpoint = &path[..end];
+    if endpoint.is_empty() {
+        "/".to_owned()
+    } else {
+        endpoint.to_owned()
+    }
+}
+
+/// The RED `cormorant.endpoint` of a request: HTTP endpoint, Redis command, DNS query type.
+pub fn endpoint(request: &Request) -> String {
+    match request {
+        Request::Http(http) => http_endpoint(http.path().unwrap_or(&http.target)),
+        Request::Redis(command) => command.name.clone(),
+        Request::Dns(message) => dns_type(message),
+    }
+}
+
+/// `"1xx"`..`"5xx"` for HTTP, `"ok"`/`"error"` otherwise; `None` for an unanswered request,
+/// which counts as an error.
+pub fn status_class(response: Option<&Response>) -> &'static str {
+    match response {
+        Some(Response::Http(http)) => match http.status / 100 {
+            1 => "1xx",
+            2 => "2xx",
+            3 => "3xx",
+            4 => "4xx",
+            _ => "5xx",
+        },
+        Some(response) if !response.is_error() => "ok",
+        _ => "error",
+    }
+}
+
+fn dns_type(message: &DnsMessage) -> String {
+    match (message.query_type_name(), message.query_type) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(number)) => format!("TYPE{number}"),
+        (None, None) => "UNKNOWN".to_owned(),
+    }
+}
+
+fn string(key: &str, value: impl Into<String>) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        key_strindex: 0,
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value.into())),
+        }),
+    }
+}
+
+fn int(key: &str, value: impl Into<i64>) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        key_strindex: 0,
+        value: Some(AnyValue {
+            value: Some(Value::IntValue(value.into())),
+        }),
+    }
+}
+
+/// Header values are string arrays in the semantic conventions (a header may repeat).
+fn string_array(key: &str, value: &str) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        key_strindex: 0,
+        value: Some(AnyValue {
+            value: Some(Value::ArrayValue(ArrayValue {
+                values: vec![AnyValue {
+                    value: Some(Value::StringValue(value.to_owned())),
+                }],
+            })),
+        }),
+    }
+}
+
+/// The span of an answered request.
+pub fn exchange_span(
+    ids: SpanIds,
+    site: &CaptureSite,
+    request: &Request,
+    response: &Response,
+    timing: Timing,
+) -> Span {
+    let mut span = base_span(ids, site, request, timing);
+    match response {
+        Response::Http(http) => {
+            span.attributes
+                .push(int("http.response.status_code", i64::from(http.status)));
+        }
+        Response::Dns(dns) => {
+            span.attributes
+                .push(string("cormorant.dns.response_code", dns.rcode_name()));
+            span.attributes
+                .push(int("cormorant.dns.answers", i64::from(dns.answer_count)));
+        }
+        Response::Redis(_) => {}
+    }
+    if response.is_error() {
+        let message = match response {
+            Response::Redis(reply) => reply.error.clone().unwrap_or_default(),
+            Response::Dns(dns) => dns.rcode_name().to_owned(),
+            Response::Http(_) => String::new(),
+        };
+        span.status = Some(Status {
+            message,
+            code: StatusCode::Error as i32,
+        });
+    }
+    span
+}
+
+/// The span of a request that got no response (timed out or closed).
+pub fn unanswered_span(
+    ids: SpanIds,
+    site: &CaptureSite,
+    request: &Request,
+    timing: Timing,
+) -> Span {
+    let mut span = base_span(ids, site, request, timing);
+    span.status = Some(Status {
+        message: "no response".to_owned(),
+        code: StatusCode::Error as i32,
+    });
+    span
+}
+
+fn base_span(ids: SpanIds, site: &CaptureSite, request: &Request, timing: Timing) -> Span {
+    let (server, client) = match site.role {
+        Role::Server => (site.local, site.remote),
+        Role::Client => (site.remote, site.local),
+    };
+    let mut attributes = vec![
+        string("cormorant.span.source", SPAN_SOURCE),
+        string("cormorant.l7.protocol", request.protocol().as_str()),
+        string("network.transport", site.transport),
+        string("network.peer.address", site.remote.ip().to_string()),
+        int("network.peer.port", i64::from(site.remote.port())),
+        string("server.address", server.ip().to_string()),
+        int("server.port", i64::from(server.port())),
+        string("client.address", client.ip().to_string()),
+        int("client.port", i64::from(client.port())),
+        int("thread.id", i64::from(site.thread_id)),
+    ];
+    if let Some(seq) = site.request_seq {
+        attributes.push(int("cormorant.tcp.seq.request", i64::from(seq)));
+    }
+    if let Some(seq) = site.response_seq {
+        attributes.push(int("cormorant.tcp.seq.response", i64::from(seq)));
+    }
+    let name = request_attributes(request, &mut attributes);
+    Span {
+        trace_id: ids.trace_id.to_vec(),
+        span_id: ids.span_id.to_vec(),
+        parent_span_id: ids.parent_span_id.map(|id| id.to_vec()).unwrap_or_default(),
+        name,
+        kind: match site.role {
+            Role::Server => SpanKind::Server,
+            Role::Client => SpanKind::Client,
+        } as i32,
+        start_time_unix_nano: timing.start_unix_ns,
+        end_time_unix_nano: timing.end_unix_ns.max(timing.start_unix_ns),
+        attributes,
+        ..Span::default()
+    }
+}
+
+/// Adds the protocol's request attributes and returns the span name.
+fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> String {
+    match request {
+        Request::Http(http) => {
+            attributes.push(string("http.request.method", http.method.clone()));
+            if let Some(path) = http.path() {
+                attributes.push(string("url.path", path));
+            }
+            if let Some(query) = http.query() {
+                attributes.push(string("url.query", query));
+            }
+            if let Some(agent) = &http.user_agent {
+                attributes.push(string("user_agent.original", agent.clone()));
+            }
+            attributes.push(string(
+                "network.protocol.version",
+                format!("1.{}", http.minor_version),
+            ));
+            if let Some(id) = &http.request_id {
+                attributes.push(string_array("http.request.header.x-request-id", id));
+            }
+            for (name, value) in &http.extra_headers {
+                attributes.push(string_array(&format!("http.request.header.{name}"), value));
+            }
+            format!("{} {}", http.method, endpoint(request))
+        }
+        Request::Redis(command) => {
+            attributes.push(string("db.system.name", "redis"));
+            attributes.push(string("db.operation.name", command.name.clone()));
+            if let Some(key) = &command.key {
+                attributes.push(string(
+                    "db.query.summary",
+                    format!("{} {key}", command.name),
+                ));
+            }
+            command.name.clone()
+        }
+        Request::Dns(message) => {
+            let qtype = dns_type(message);
+            if let Some(name) = &message.query_name {
+                attributes.push(string("dns.question.name", name.clone()));
+            }
+            attributes.push(string("cormorant.dns.question.type", qtype.clone()));
+            format!("DNS {qtype}")
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "spans_tests.rs"]
+mod tests;
