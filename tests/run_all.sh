@@ -117,6 +117,8 @@ run_pytest deploy/clickhouse-local || store_status=$?
 step "end-to-end tests (pytest tests/e2e)"
 # test_prometheus_remote_write.py runs the real Prometheus server and node exporter.
 ensure_debian_packages prometheus prometheus-node-exporter
+# test_ebpf_*.py trace real nginx, redis-server, curl and dig (bind9-dnsutils).
+ensure_debian_packages nginx redis-server bind9-dnsutils curl
 export CORMORANT_BIN="$ROOT/target/debug/cormorant"
 e2e_status=0
 run_pytest tests/e2e || e2e_status=$?

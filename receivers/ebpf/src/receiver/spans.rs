@@ -187,12 +187,17 @@ fn base_span(ids: SpanIds, site: &CaptureSite, request: &Request, timing: Timing
         string("network.transport", site.transport),
         string("network.peer.address", site.remote.ip().to_string()),
         int("network.peer.port", i64::from(site.remote.port())),
-        string("server.address", server.ip().to_string()),
         int("server.port", i64::from(server.port())),
-        string("client.address", client.ip().to_string()),
         int("client.port", i64::from(client.port())),
         int("thread.id", i64::from(site.thread_id)),
     ];
+    // An unconnected UDP socket, or one bound to the wildcard, has no address of its own until
+    // the kernel routes each datagram: the wildcard would name no host, so it is left out.
+    for (key, address) in [("server.address", server), ("client.address", client)] {
+        if !address.ip().is_unspecified() {
+            attributes.push(string(key, address.ip().to_string()));
+        }
+    }
     if let Some(seq) = site.request_seq {
         attributes.push(int("cormorant.tcp.seq.request", i64::from(seq)));
     }

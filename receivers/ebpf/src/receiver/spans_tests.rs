@@ -211,6 +211,8 @@ fn dns_span_reports_question_rcode_and_answers() {
     udp.transport = "udp";
     udp.request_seq = None;
     udp.response_seq = None;
+    // An unconnected UDP client socket has no source address until each datagram is routed.
+    udp.local = "0.0.0.0:40000".parse().unwrap();
     let timing = Timing {
         start_unix_ns: 5,
         end_unix_ns: 9,
@@ -231,6 +233,12 @@ fn dns_span_reports_question_rcode_and_answers() {
     assert_eq!(text(&a, "cormorant.dns.response_code"), "NXDOMAIN");
     assert_eq!(number(&a, "cormorant.dns.answers"), 0);
     assert!(!a.contains_key("cormorant.tcp.seq.request"));
+    assert!(
+        !a.contains_key("client.address"),
+        "the wildcard address names no client"
+    );
+    assert_eq!(number(&a, "client.port"), 40000);
+    assert_eq!(text(&a, "server.address"), "10.0.0.2");
 }
 
 #[test]
