@@ -145,6 +145,24 @@ impl Payload {
     }
 }
 
+/// A string attribute; receivers that build telemetry (rather than decode it) make many.
+pub fn string_attribute(key: &str, value: impl Into<String>) -> common::KeyValue {
+    attribute(key, common::any_value::Value::StringValue(value.into()))
+}
+
+/// An integer attribute.
+pub fn int_attribute(key: &str, value: impl Into<i64>) -> common::KeyValue {
+    attribute(key, common::any_value::Value::IntValue(value.into()))
+}
+
+fn attribute(key: &str, value: common::any_value::Value) -> common::KeyValue {
+    common::KeyValue {
+        key: key.to_owned(),
+        value: Some(common::AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
 /// Number of data points in one metric, as otelcol counts `metric_points`.
 pub fn data_point_count(data: Option<&Data>) -> usize {
     match data {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value::Value};
+use cormorant_core::pdata::string_attribute;
 
 /// Processes remembered at most; beyond this the oldest entries are read again when needed.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -341,16 +342,6 @@ pub fn resource_attributes(info: &ProcessInfo, host_name: &str) -> Vec<KeyValue>
         attributes.push(string_attribute("container.id", container_id));
     }
     attributes
-}
-
-fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        key_strindex: 0,
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.to_owned())),
-        }),
-    }
 }
 
 #[cfg(test)]

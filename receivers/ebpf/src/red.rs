@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value};
+use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
 use cormorant_core::pdata::metrics::{
     AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, Sum, metric, number_data_point,
 };
 use cormorant_core::pdata::resource::Resource;
+use cormorant_core::pdata::string_attribute;
 
 /// Upper bounds, in seconds, of the `cormorant.ebpf.request.duration` buckets: from half a
 /// millisecond (a cache hit on loopback) to ten seconds (a timing-out upstream).
@@ -306,16 +307,6 @@ impl ProcessMetrics {
             }],
             schema_url: String::new(),
         }
-    }
-}
-
-fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        key_strindex: 0,
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.to_owned())),
-        }),
     }
 }
 

@@ -1,3 +1,4 @@
+use cormorant_core::pdata::common::{AnyValue, any_value::Value};
 use cormorant_core::pdata::metrics::metric::Data;
 
 use super::*;

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use cormorant_core::pdata::common::{AnyValue, ArrayValue, KeyValue, any_value::Value};
 use cormorant_core::pdata::trace::{Span, Status, span::SpanKind, status::StatusCode};
+use cormorant_core::pdata::{int_attribute, string_attribute};
 
 use super::autotrace::SpanIds;
 use crate::dns::DnsMessage;
@@ -90,26 +91,6 @@ fn dns_type(message: &DnsMessage) -> String {
     }
 }
 
-fn string(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        key_strindex: 0,
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.into())),
-        }),
-    }
-}
-
-fn int(key: &str, value: impl Into<i64>) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        key_strindex: 0,
-        value: Some(AnyValue {
-            value: Some(Value::IntValue(value.into())),
-        }),
-    }
-}
-
 /// Header values are string arrays in the semantic conventions (a header may repeat).
 fn string_array(key: &str, value: &str) -> KeyValue {
     KeyValue {
@@ -136,14 +117,20 @@ pub fn exchange_span(
     let mut span = base_span(ids, site, request, timing);
     match response {
         Response::Http(http) => {
-            span.attributes
-                .push(int("http.response.status_code", i64::from(http.status)));
+            span.attributes.push(int_attribute(
+                "http.response.status_code",
+                i64::from(http.status),
+            ));
         }
         Response::Dns(dns) => {
-            span.attributes
-                .push(string("cormorant.dns.response_code", dns.rcode_name()));
-            span.attributes
-                .push(int("cormorant.dns.answers", i64::from(dns.answer_count)));
+            span.attributes.push(string_attribute(
+                "cormorant.dns.response_code",
+                dns.rcode_name(),
+            ));
+            span.attributes.push(int_attribute(
+                "cormorant.dns.answers",
+                i64::from(dns.answer_count),
+            ));
         }
         Response::Redis(_) => {}
     }
@@ -182,27 +169,27 @@ fn base_span(ids: SpanIds, site: &CaptureSite, request: &Request, timing: Timing
         Role::Client => (site.remote, site.local),
     };
     let mut attributes = vec![
-        string("cormorant.span.source", SPAN_SOURCE),
-        string("cormorant.l7.protocol", request.protocol().as_str()),
-        string("network.transport", site.transport),
-        string("network.peer.address", site.remote.ip().to_string()),
-        int("network.peer.port", i64::from(site.remote.port())),
-        int("server.port", i64::from(server.port())),
-        int("client.port", i64::from(client.port())),
-        int("thread.id", i64::from(site.thread_id)),
+        string_attribute("cormorant.span.source", SPAN_SOURCE),
+        string_attribute("cormorant.l7.protocol", request.protocol().as_str()),
+        string_attribute("network.transport", site.transport),
+        string_attribute("network.peer.address", site.remote.ip().to_string()),
+        int_attribute("network.peer.port", i64::from(site.remote.port())),
+        int_attribute("server.port", i64::from(server.port())),
+        int_attribute("client.port", i64::from(client.port())),
+        int_attribute("thread.id", i64::from(site.thread_id)),
     ];
     // An unconnected UDP socket, or one bound to the wildcard, has no address of its own until
     // the kernel routes each datagram: the wildcard would name no host, so it is left out.
     for (key, address) in [("server.address", server), ("client.address", client)] {
         if !address.ip().is_unspecified() {
-            attributes.push(string(key, address.ip().to_string()));
+            attributes.push(string_attribute(key, address.ip().to_string()));
         }
     }
     if let Some(seq) = site.request_seq {
-        attributes.push(int("cormorant.tcp.seq.request", i64::from(seq)));
+        attributes.push(int_attribute("cormorant.tcp.seq.request", i64::from(seq)));
     }
     if let Some(seq) = site.response_seq {
-        attributes.push(int("cormorant.tcp.seq.response", i64::from(seq)));
+        attributes.push(int_attribute("cormorant.tcp.seq.response", i64::from(seq)));
     }
     let name = request_attributes(request, &mut attributes);
     Span {
@@ -225,17 +212,17 @@ fn base_span(ids: SpanIds, site: &CaptureSite, request: &Request, timing: Timing
 fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> String {
     match request {
         Request::Http(http) => {
-            attributes.push(string("http.request.method", http.method.clone()));
+            attributes.push(string_attribute("http.request.method", http.method.clone()));
             if let Some(path) = http.path() {
-                attributes.push(string("url.path", path));
+                attributes.push(string_attribute("url.path", path));
             }
             if let Some(query) = http.query() {
-                attributes.push(string("url.query", query));
+                attributes.push(string_attribute("url.query", query));
             }
             if let Some(agent) = &http.user_agent {
-                attributes.push(string("user_agent.original", agent.clone()));
+                attributes.push(string_attribute("user_agent.original", agent.clone()));
             }
-            attributes.push(string(
+            attributes.push(string_attribute(
                 "network.protocol.version",
                 format!("1.{}", http.minor_version),
             ));
@@ -248,10 +235,10 @@ fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> Stri
             format!("{} {}", http.method, endpoint(request))
         }
         Request::Redis(command) => {
-            attributes.push(string("db.system.name", "redis"));
-            attributes.push(string("db.operation.name", command.name.clone()));
+            attributes.push(string_attribute("db.system.name", "redis"));
+            attributes.push(string_attribute("db.operation.name", command.name.clone()));
             if let Some(key) = &command.key {
-                attributes.push(string(
+                attributes.push(string_attribute(
                     "db.query.summary",
                     format!("{} {key}", command.name),
                 ));
@@ -261,9 +248,12 @@ fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> Stri
         Request::Dns(message) => {
             let qtype = dns_type(message);
             if let Some(name) = &message.query_name {
-                attributes.push(string("dns.question.name", name.clone()));
+                attributes.push(string_attribute("dns.question.name", name.clone()));
             }
-            attributes.push(string("cormorant.dns.question.type", qtype.clone()));
+            attributes.push(string_attribute(
+                "cormorant.dns.question.type",
+                qtype.clone(),
+            ));
             format!("DNS {qtype}")
         }
     }

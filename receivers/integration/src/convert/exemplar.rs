@@ -3,9 +3,10 @@
 //! become the exemplar's ids, so the trace can be looked up; other labels are kept as the
 //! exemplar's filtered attributes.
 
-use super::output::{PointRef, nanos, string_attribute};
+use super::output::{PointRef, nanos};
 use crate::remote_write;
 use cormorant_core::pdata::metrics::{Exemplar, exemplar};
+use cormorant_core::pdata::string_attribute;
 
 const TRACE_ID_LABEL: &str = "trace_id";
 const SPAN_ID_LABEL: &str = "span_id";

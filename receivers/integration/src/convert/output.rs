@@ -14,6 +14,7 @@ use cormorant_core::pdata::metrics::{
     ResourceMetrics, ScopeMetrics, Sum, Summary, SummaryDataPoint, metric,
 };
 use cormorant_core::pdata::resource::Resource;
+use cormorant_core::pdata::string_attribute;
 use cormorant_core::prometheus::{
     BUCKET_LABELS_KEY, METRIC_NAME_LABEL, QUANTILE_LABELS_KEY, SCOPE_NAME,
 };
@@ -267,14 +268,6 @@ pub(super) fn attributes(labels: &[&Label]) -> Vec<KeyValue> {
 fn string_value(value: &str) -> AnyValue {
     AnyValue {
         value: Some(any_value::Value::StringValue(value.to_string())),
-    }
-}
-
-pub(super) fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(string_value(value)),
-        ..Default::default()
     }
 }
 

@@ -14,11 +14,12 @@
 //!   line without a timestamp is stamped with the receive time.
 
 use super::parser::{FieldValue, Line};
-use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
+use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
 use cormorant_core::pdata::metrics::{
     Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric, number_data_point,
 };
 use cormorant_core::pdata::resource::Resource;
+use cormorant_core::pdata::string_attribute;
 use std::collections::HashMap;
 
 /// The scope every converted metric is put under.
@@ -93,16 +94,6 @@ fn number(value: &FieldValue) -> Option<number_data_point::Value> {
     }
 }
 
-fn string_attribute(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-        ..Default::default()
-    }
-}
-
 fn attributes(line: &Line, field: &str) -> Vec<KeyValue> {
     let mut attributes: Vec<KeyValue> = line
         .tags
@@ -145,6 +136,7 @@ fn resource_metrics(service_name: &str, metrics: Vec<Metric>) -> ResourceMetrics
 mod tests {
     use super::*;
     use crate::influx::parser::{Precision, parse};
+    use cormorant_core::pdata::common::any_value;
     use number_data_point::Value::{AsDouble, AsInt};
 
     fn key_values(list: &[KeyValue]) -> Vec<(String, String)> {
