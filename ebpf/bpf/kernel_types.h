@@ -21,6 +21,7 @@ enum { false = 0, true = 1 };
 
 /* Map type ids from include/uapi/linux/bpf.h (stable ABI). */
 enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_RINGBUF = 27,

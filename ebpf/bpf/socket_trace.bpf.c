@@ -14,6 +14,18 @@
 /* Set by the loader before the object is loaded (read-only data, frozen afterwards). */
 const volatile __u32 payload_bytes = 1024;
 const volatile __u32 self_tgid = 0;
+/* Which include lists user space filled (FILTER_*_INCLUDED bits); an empty list includes all. */
+const volatile __u32 filter_flags = 0;
+
+/* Filtering here, before any socket lookup or copy, keeps unrelated processes and ports from
+ * costing kernel time and ring buffer space at all. Map values are FILTER_INCLUDE or
+ * FILTER_EXCLUDE. */
+#define FILTER_INCLUDE 1
+#define FILTER_EXCLUDE 2
+#define FILTER_PIDS_INCLUDED 1
+#define FILTER_COMMS_INCLUDED 2
+#define FILTER_PORTS_INCLUDED 4
+#define FILTER_PORTS_LISTED 8
 
 /* How the user buffer of a call is described. */
 enum buffer_shape {
@@ -88,9 +100,73 @@ struct {
 	__type(value, struct event_buffer);
 } event_scratch SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[16]);
+	__type(value, __u8);
+} comm_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u16);
+	__type(value, __u8);
+} port_filter SEC(".maps");
+
+/* Whether a listed item passes: excluded never, and when its include list is in use only if
+ * it is on it. */
+static __always_inline bool passes(const __u8 *verdict, __u32 included_flag)
+{
+	if (verdict && *verdict == FILTER_EXCLUDE)
+		return false;
+	if ((filter_flags & included_flag) && !(verdict && *verdict == FILTER_INCLUDE))
+		return false;
+	return true;
+}
+
+/* Whether the calling thread's process is traced: never Cormorant itself, then the pid and
+ * comm filters. */
 static __always_inline bool is_self(__u64 pid_tgid)
 {
-	return (__u32)(pid_tgid >> 32) == self_tgid;
+	__u32 tgid = pid_tgid >> 32;
+
+	if (tgid == self_tgid)
+		return true;
+	if (!passes(bpf_map_lookup_elem(&pid_filter, &tgid), FILTER_PIDS_INCLUDED))
+		return true;
+	char comm[16] = {};
+	bpf_get_current_comm(comm, sizeof(comm));
+	return !passes(bpf_map_lookup_elem(&comm_filter, comm), FILTER_COMMS_INCLUDED);
+}
+
+/* The port filter: a socket passes when neither port is excluded and, with an include list,
+ * one of them is on it. A socket with no peer yet (unconnected UDP) is judged by user space,
+ * which sees the peer of each datagram. */
+static __always_inline bool ports_pass(struct sock *sk)
+{
+	if (!(filter_flags & (FILTER_PORTS_INCLUDED | FILTER_PORTS_LISTED)))
+		return true;
+	__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 remote = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (remote == 0)
+		return true;
+	__u8 *local_verdict = bpf_map_lookup_elem(&port_filter, &local);
+	__u8 *remote_verdict = bpf_map_lookup_elem(&port_filter, &remote);
+	if ((local_verdict && *local_verdict == FILTER_EXCLUDE) ||
+	    (remote_verdict && *remote_verdict == FILTER_EXCLUDE))
+		return false;
+	if (!(filter_flags & FILTER_PORTS_INCLUDED))
+		return true;
+	return (local_verdict && *local_verdict == FILTER_INCLUDE) ||
+	       (remote_verdict && *remote_verdict == FILTER_INCLUDE);
 }
 
 /* The inet socket behind `fd` of the current task, or NULL for anything else
@@ -216,7 +292,7 @@ static __always_inline void stash(__u64 pid_tgid, __s32 fd, __u8 syscall, __u8 s
 	if (is_self(pid_tgid))
 		return;
 	struct sock *sk = inet_sock_of_fd(fd);
-	if (!sk)
+	if (!sk || !ports_pass(sk))
 		return;
 	struct pending_call call = {
 		.entry_ns = bpf_ktime_get_ns(),
@@ -347,7 +423,7 @@ static __always_inline void emit_connection(__u64 pid_tgid, __s32 fd, __u8 kind,
 					    __s64 ret)
 {
 	struct sock *sk = inet_sock_of_fd(fd);
-	if (!sk)
+	if (!sk || !ports_pass(sk))
 		return;
 	struct event_buffer *event = start_event(pid_tgid, fd, kind, syscall);
 	if (!event)

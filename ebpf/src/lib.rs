@@ -10,6 +10,7 @@
 
 mod clock;
 mod event;
+mod filters;
 mod loader;
 mod stream;
 
@@ -18,5 +19,6 @@ pub use event::{
     DecodeError, Direction, EventKind, HEADER_SIZE, MAX_PAYLOAD_BYTES, SocketEvent, SocketRole,
     Syscall, Transport,
 };
+pub use filters::KernelFilters;
 pub use loader::{LoadError, SocketTracer, TracerConfig};
 pub use stream::{EventError, EventStream};

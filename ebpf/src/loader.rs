@@ -9,6 +9,7 @@ use aya::{Btf, Ebpf, EbpfError, EbpfLoader};
 use thiserror::Error;
 
 use crate::event::MAX_PAYLOAD_BYTES;
+use crate::filters::KernelFilters;
 use crate::stream::EventStream;
 
 /// The compiled kernel program (built by `ebpf/build.sh`, committed, checked against its
@@ -60,6 +61,8 @@ pub struct TracerConfig {
     /// Process never traced: the collector itself, so exporting captured data does not
     /// produce more captured data.
     pub excluded_pid: u32,
+    /// Which processes and ports are traced at all.
+    pub filters: KernelFilters,
 }
 
 impl Default for TracerConfig {
@@ -68,6 +71,7 @@ impl Default for TracerConfig {
             payload_bytes: 1024,
             ring_buffer_bytes: 8 * 1024 * 1024,
             excluded_pid: std::process::id(),
+            filters: KernelFilters::default(),
         }
     }
 }
@@ -159,9 +163,11 @@ impl SocketTracer {
             .btf(Some(&btf))
             .override_global("payload_bytes", &config.payload_bytes, true)
             .override_global("self_tgid", &config.excluded_pid, true)
+            .override_global("filter_flags", &config.filters.flags(), true)
             .map_max_entries("events", config.ring_buffer_bytes)
             .load(SOCKET_TRACE_OBJECT)
             .map_err(object_error)?;
+        config.filters.fill(&mut ebpf)?;
 
         for name in TRACEPOINTS {
             let program_name = &name["sys_".len()..];
@@ -234,7 +240,7 @@ fn validate(config: &TracerConfig) -> Result<(), LoadError> {
              ({page_size})"
         )));
     }
-    Ok(())
+    config.filters.validate()
 }
 
 fn page_size() -> u64 {

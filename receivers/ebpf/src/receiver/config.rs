@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cormorant_core::config::duration;
 use cormorant_core::{ComponentConfig, ConfigError};
-use cormorant_ebpf::MAX_PAYLOAD_BYTES;
+use cormorant_ebpf::{KernelFilters, MAX_PAYLOAD_BYTES};
 use serde::Deserialize;
 
 use crate::protocol::Protocol;
@@ -146,6 +146,19 @@ impl EbpfReceiverConfig {
     /// Whether any process filter is set (cheap check skipped on the hot path otherwise).
     pub fn filters_processes(&self) -> bool {
         !self.pids.is_empty() || !self.comm.is_empty()
+    }
+
+    /// The same lists for the kernel programs, which drop unwanted traffic before it costs a
+    /// socket lookup or ring buffer space.
+    pub fn kernel_filters(&self) -> KernelFilters {
+        KernelFilters {
+            include_pids: self.pids.include.clone(),
+            exclude_pids: self.pids.exclude.clone(),
+            include_comms: self.comm.include.clone(),
+            exclude_comms: self.comm.exclude.clone(),
+            include_ports: self.ports.include.clone(),
+            exclude_ports: self.ports.exclude.clone(),
+        }
     }
 
     pub fn enables(&self, protocol: Protocol) -> bool {

@@ -75,6 +75,7 @@ impl EbpfReceiver {
             payload_bytes: self.config.payload_bytes,
             ring_buffer_bytes: self.config.ring_buffer_size,
             excluded_pid: std::process::id(),
+            filters: self.config.kernel_filters(),
         })
         .map_err(|error| error.to_string())?;
         let events = tracer.events().map_err(|error| error.to_string())?;
