@@ -9,7 +9,7 @@
 //! 2.0 `start_timestamp` fields.
 
 use crate::remote_write::{
-    self, DecodeError, Histogram, Label, METRIC_NAME_LABEL, MetricMetadata, Sample,
+    self, DecodeError, Histogram, Label, METRIC_NAME_LABEL, MetricMetadata, MetricType, Sample,
 };
 use prost::Message;
 
@@ -59,6 +59,8 @@ pub struct Exemplar {
 /// `io.prometheus.write.v2.Metadata`; field 2 is reserved.
 #[derive(Clone, PartialEq, Message)]
 pub struct Metadata {
+    /// `io.prometheus.write.v2.Metadata.MetricType` has 1.0's numbers, with 0 meaning "not
+    /// sent" (`METRIC_TYPE_UNSPECIFIED`) where 1.0 says "unknown"; the one enum serves both.
     #[prost(enumeration = "MetricType", tag = "1")]
     pub r#type: i32,
     /// Index into [`Request::symbols`] of the help text.
@@ -67,21 +69,6 @@ pub struct Metadata {
     /// Index into [`Request::symbols`] of the unit.
     #[prost(uint32, tag = "4")]
     pub unit_ref: u32,
-}
-
-/// `io.prometheus.write.v2.Metadata.MetricType`; the numbers are those of 1.0's `MetricType`,
-/// with 0 meaning "not sent" rather than "unknown".
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, prost::Enumeration)]
-#[repr(i32)]
-pub enum MetricType {
-    Unspecified = 0,
-    Counter = 1,
-    Gauge = 2,
-    Histogram = 3,
-    Gaugehistogram = 4,
-    Summary = 5,
-    Info = 6,
-    Stateset = 7,
 }
 
 /// Why a body is not a usable remote_write 2.0 request; the whole request is refused.
@@ -167,7 +154,7 @@ pub fn translate(series: TimeSeries, symbols: &[String]) -> Result<Translated, S
         })
         .collect::<Result<Vec<_>, _>>()?;
     let metadata = match series.metadata {
-        Some(metadata) if metadata.r#type != MetricType::Unspecified as i32 => {
+        Some(metadata) if metadata.r#type != MetricType::Unknown as i32 => {
             family_metadata(&metadata, &labels, !series.histograms.is_empty(), symbols)?
         }
         _ => None,
@@ -227,7 +214,7 @@ fn family_metadata(
 ) -> Result<Option<MetricMetadata>, SymbolError> {
     let help = symbol(symbols, metadata.help_ref)?;
     let unit = symbol(symbols, metadata.unit_ref)?;
-    let kind = MetricType::try_from(metadata.r#type).unwrap_or(MetricType::Unspecified);
+    let kind = MetricType::try_from(metadata.r#type).unwrap_or(MetricType::Unknown);
     Ok(series_labels
         .iter()
         .find(|label| label.name == METRIC_NAME_LABEL)
@@ -318,7 +305,7 @@ mod tests {
         assert_eq!(
             translated.metadata,
             Some(MetricMetadata {
-                r#type: remote_write::MetricType::Counter as i32,
+                r#type: MetricType::Counter as i32,
                 metric_family_name: "requests_total".into(),
                 help: "api".into(),
                 unit: String::new(),

@@ -5,10 +5,8 @@
 use super::{Recorder, Reply, attributes, find, pairs, send_with, start, value_bits};
 use cormorant_core::pdata::metrics::{Metric, metric};
 use cormorant_core::{ComponentId, ConsumeError, Host, Lifecycle, ReceiverConsumers};
-use cormorant_receiver_integration::remote_write::{Histogram, Sample, histogram};
-use cormorant_receiver_integration::remote_write_v2::{
-    Exemplar, Metadata, MetricType, Request, TimeSeries,
-};
+use cormorant_receiver_integration::remote_write::{Histogram, MetricType, Sample, histogram};
+use cormorant_receiver_integration::remote_write_v2::{Exemplar, Metadata, Request, TimeSeries};
 use cormorant_receiver_integration::{PrometheusRemoteWriteConfig, PrometheusRemoteWriteReceiver};
 use prost::Message;
 use std::collections::HashMap;
