@@ -26,6 +26,8 @@ const volatile __u32 filter_flags = 0;
 #define FILTER_COMMS_INCLUDED 2
 #define FILTER_PORTS_INCLUDED 4
 #define FILTER_PORTS_LISTED 8
+#define FILTER_PIDS_LISTED 16
+#define FILTER_COMMS_LISTED 32
 
 /* How the user buffer of a call is described. */
 enum buffer_shape {
@@ -132,16 +134,19 @@ static __always_inline bool passes(const __u8 *verdict, __u32 included_flag)
 	return true;
 }
 
-/* Whether the calling thread's process is traced: never Cormorant itself, then the pid and
- * comm filters. */
-static __always_inline bool is_self(__u64 pid_tgid)
+/* Whether the calling thread's process is not traced: Cormorant itself, or filtered out by
+ * pid or comm. Runs on every hooked call, so a list nobody filled costs no lookup. */
+static __always_inline bool untraced(__u64 pid_tgid)
 {
 	__u32 tgid = pid_tgid >> 32;
 
 	if (tgid == self_tgid)
 		return true;
-	if (!passes(bpf_map_lookup_elem(&pid_filter, &tgid), FILTER_PIDS_INCLUDED))
+	if ((filter_flags & FILTER_PIDS_LISTED) &&
+	    !passes(bpf_map_lookup_elem(&pid_filter, &tgid), FILTER_PIDS_INCLUDED))
 		return true;
+	if (!(filter_flags & FILTER_COMMS_LISTED))
+		return false;
 	char comm[16] = {};
 	bpf_get_current_comm(comm, sizeof(comm));
 	return !passes(bpf_map_lookup_elem(&comm_filter, comm), FILTER_COMMS_INCLUDED);
@@ -289,7 +294,7 @@ static __always_inline void submit(struct event_buffer *event)
 static __always_inline void stash(__u64 pid_tgid, __s32 fd, __u8 syscall, __u8 shape,
 				  __u8 direction, __u64 buffer, __u64 peer_addr)
 {
-	if (is_self(pid_tgid))
+	if (untraced(pid_tgid))
 		return;
 	struct sock *sk = inet_sock_of_fd(fd);
 	if (!sk || !ports_pass(sk))
@@ -471,7 +476,7 @@ int enter_connect(struct syscall_enter_ctx *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (is_self(pid_tgid))
+	if (untraced(pid_tgid))
 		return 0;
 	struct pending_call call = { .fd = (__s32)ctx->args[0], .syscall = SYSCALL_CONNECT };
 	bpf_map_update_elem(&pending_calls, &pid_tgid, &call, BPF_ANY);
@@ -504,7 +509,7 @@ static __always_inline void complete_accept(struct syscall_exit_ctx *ctx, __u8 s
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__s64 fd = ctx->ret;
 
-	if (fd < 0 || is_self(pid_tgid))
+	if (fd < 0 || untraced(pid_tgid))
 		return;
 	remember_role(pid_tgid, (__s32)fd, ROLE_SERVER);
 	emit_connection(pid_tgid, (__s32)fd, EVENT_KIND_ACCEPT, syscall, fd);
@@ -532,7 +537,7 @@ int enter_close(struct syscall_enter_ctx *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__s32 fd = (__s32)ctx->args[0];
 
-	if (is_self(pid_tgid))
+	if (untraced(pid_tgid))
 		return 0;
 	emit_connection(pid_tgid, fd, EVENT_KIND_CLOSE, SYSCALL_CLOSE, 0);
 	struct socket_key key = { .tgid = pid_tgid >> 32, .fd = fd };

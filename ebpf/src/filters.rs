@@ -14,6 +14,8 @@ const PIDS_INCLUDED: u32 = 1;
 const COMMS_INCLUDED: u32 = 2;
 const PORTS_INCLUDED: u32 = 4;
 const PORTS_LISTED: u32 = 8;
+const PIDS_LISTED: u32 = 16;
+const COMMS_LISTED: u32 = 32;
 /// Entries each filter map holds (`max_entries` in `socket_trace.bpf.c`).
 const MAX_PIDS: usize = 1024;
 const MAX_COMMS: usize = 256;
@@ -36,9 +38,16 @@ pub struct KernelFilters {
 }
 
 impl KernelFilters {
-    /// The `filter_flags` global: which include lists are in use.
+    /// The `filter_flags` global: which lists are in use, so the kernel skips the lookups of
+    /// the others.
     pub(crate) fn flags(&self) -> u32 {
         let mut flags = 0;
+        if !self.include_pids.is_empty() || !self.exclude_pids.is_empty() {
+            flags |= PIDS_LISTED;
+        }
+        if !self.include_comms.is_empty() || !self.exclude_comms.is_empty() {
+            flags |= COMMS_LISTED;
+        }
         if !self.include_pids.is_empty() {
             flags |= PIDS_INCLUDED;
         }
@@ -172,7 +181,15 @@ mod tests {
             exclude_ports: vec![22],
             ..KernelFilters::default()
         };
-        assert_eq!(filters.flags(), COMMS_INCLUDED | PORTS_LISTED);
+        assert_eq!(
+            filters.flags(),
+            COMMS_LISTED | COMMS_INCLUDED | PORTS_LISTED
+        );
+        let excluding = KernelFilters {
+            exclude_pids: vec![1],
+            ..KernelFilters::default()
+        };
+        assert_eq!(excluding.flags(), PIDS_LISTED);
     }
 
     #[test]
