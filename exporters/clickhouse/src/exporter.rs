@@ -17,7 +17,7 @@ use crate::config::ClickHouseConfig;
 use crate::error::ClickHouseError;
 use crate::migrate::migrate;
 use crate::rows::{self, EncodedTable, Table};
-use crate::schema::{SchemaSettings, TableNames};
+use crate::schema::SchemaSettings;
 use async_trait::async_trait;
 use cormorant_core::exporterhelper::{SendError, SendOutcome, Sender};
 use cormorant_core::telemetry::register;
@@ -152,7 +152,7 @@ impl ClickHouseSender {
             cityhash_rs::cityhash_102_128(&encoded.row_binary)
         );
         let insert = Insert {
-            table: table_name(&self.destination.schema.tables, encoded.table),
+            table: self.destination.schema.tables.of(encoded.table),
             columns: encoded.columns,
             rows: &encoded.row_binary,
             dedup_token: &token,
@@ -161,7 +161,7 @@ impl ClickHouseSender {
     }
 
     fn record_rejection(&self, encoded: &EncodedTable, error: &ClickHouseError) {
-        let table = table_name(&self.destination.schema.tables, encoded.table);
+        let table = self.destination.schema.tables.of(encoded.table);
         let code = error.code();
         let code_label = code.map_or_else(|| "none".to_string(), |c| c.to_string());
         REJECTED_ROWS
@@ -201,7 +201,7 @@ impl Sender for ClickHouseSender {
         let mut rejected_tables = Vec::new();
         let mut retryable = Vec::new();
         for (encoded, result) in tables.iter().zip(results) {
-            let name = table_name(&self.destination.schema.tables, encoded.table);
+            let name = self.destination.schema.tables.of(encoded.table);
             match result {
                 Ok(()) => self.record_success(encoded.table),
                 Err(error) if error.is_permanent() => {
@@ -230,19 +230,5 @@ impl Sender for ClickHouseSender {
 
     async fn start(&self, _host: &Host) -> Result<(), ComponentError> {
         self.destination.ensure_schema(&self.id).await
-    }
-}
-
-/// The configured name of a table.
-fn table_name(names: &TableNames, table: Table) -> &str {
-    match table {
-        Table::Traces => &names.traces,
-        Table::Logs => &names.logs,
-        Table::MetricsGauge => &names.metrics_gauge,
-        Table::MetricsSum => &names.metrics_sum,
-        Table::MetricsHistogram => &names.metrics_histogram,
-        Table::MetricsExponentialHistogram => &names.metrics_exponential_histogram,
-        Table::MetricsSummary => &names.metrics_summary,
-        Table::PrometheusSamples => &names.prometheus_samples,
     }
 }

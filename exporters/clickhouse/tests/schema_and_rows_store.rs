@@ -18,9 +18,7 @@ use cormorant_core::pdata::Payload;
 use cormorant_core::pdata::metrics::{Gauge, Sum, metric::Data};
 use cormorant_core::prometheus::SCOPE_NAME;
 use cormorant_exporter_clickhouse::rows::{self, EncodedTable, Table};
-use cormorant_exporter_clickhouse::schema::{
-    self, SchemaSettings, TableEngine, TableNames, quote_identifier,
-};
+use cormorant_exporter_clickhouse::schema::{self, SchemaSettings, TableEngine, quote_identifier};
 use local_store::Store;
 use serde_json::{Map, Value};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -43,19 +41,6 @@ fn settings(database: &str) -> SchemaSettings {
         },
         ttl: None,
         tables: schema::default_table_names(),
-    }
-}
-
-fn table_name(names: &TableNames, table: Table) -> &str {
-    match table {
-        Table::Traces => &names.traces,
-        Table::Logs => &names.logs,
-        Table::MetricsGauge => &names.metrics_gauge,
-        Table::MetricsSum => &names.metrics_sum,
-        Table::MetricsHistogram => &names.metrics_histogram,
-        Table::MetricsExponentialHistogram => &names.metrics_exponential_histogram,
-        Table::MetricsSummary => &names.metrics_summary,
-        Table::PrometheusSamples => &names.prometheus_samples,
     }
 }
 
@@ -354,7 +339,7 @@ fn migrations_apply_twice_and_every_encoded_table_round_trips() {
     let mut seen = Vec::new();
     for payload in &payloads {
         for encoded in rows::encode(payload) {
-            let table = table_name(&settings.tables, encoded.table);
+            let table = settings.tables.of(encoded.table);
             assert_round_trip(&store, &database, table, &encoded);
             seen.push(encoded.table);
         }

@@ -20,6 +20,7 @@ pub use ddl::{quote_identifier, quote_string};
 pub use prometheus::SERIES_ID_EXPRESSION;
 pub use traces::{trace_id_ts_name, trace_id_ts_view_name};
 
+use crate::rows::Table;
 use ddl::{DEDUPLICATION_WINDOW_SETTING, Ddl};
 use std::time::Duration;
 
@@ -35,6 +36,22 @@ pub struct TableNames {
     pub metrics_summary: String,
     /// Our extension: the samples of metrics converted from Prometheus series.
     pub prometheus_samples: String,
+}
+
+impl TableNames {
+    /// The configured name of the table `table`'s rows go to.
+    pub fn of(&self, table: Table) -> &str {
+        match table {
+            Table::Traces => &self.traces,
+            Table::Logs => &self.logs,
+            Table::MetricsGauge => &self.metrics_gauge,
+            Table::MetricsSum => &self.metrics_sum,
+            Table::MetricsHistogram => &self.metrics_histogram,
+            Table::MetricsExponentialHistogram => &self.metrics_exponential_histogram,
+            Table::MetricsSummary => &self.metrics_summary,
+            Table::PrometheusSamples => &self.prometheus_samples,
+        }
+    }
 }
 
 /// `table_engine{name, params}`.
