@@ -22,12 +22,23 @@ enum { false = 0, true = 1 };
 /* Map type ids from include/uapi/linux/bpf.h (stable ABI). */
 enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
 	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_RINGBUF = 27,
+	BPF_MAP_TYPE_TASK_STORAGE = 29,
 };
 
 enum { BPF_ANY = 0 };
+enum { BPF_F_NO_PREALLOC = 1 };
+enum { BPF_LOCAL_STORAGE_GET_F_CREATE = 1 };
+
+/* Ring buffer flags and queries from include/uapi/linux/bpf.h (stable ABI). */
+enum {
+	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+};
+enum { BPF_RB_AVAIL_DATA = 0 };
 
 #define AF_INET 2
 #define AF_INET6 10
@@ -35,11 +46,15 @@ enum { BPF_ANY = 0 };
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define EINPROGRESS 115
+#define MSG_PEEK 2
+/* enum sock_flags: set by tcp_fin() when the peer's FIN arrived. */
+#define SOCK_DONE 1
 
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
 struct inode {
 	unsigned short i_mode;
+	unsigned long i_ino;
 };
 
 struct file {
@@ -56,8 +71,18 @@ struct files_struct {
 	struct fdtable *fdt;
 };
 
+/* The argument area lives in an anonymous struct, as in the kernel. */
+struct mm_struct {
+	struct {
+		unsigned long arg_start;
+		unsigned long arg_end;
+	};
+};
+
 struct task_struct {
 	struct files_struct *files;
+	struct mm_struct *mm;
+	char comm[16];
 };
 
 struct in6_addr {
@@ -82,6 +107,9 @@ struct sock_common {
 		};
 	};
 	unsigned short skc_family;
+	union {
+		unsigned long skc_flags; /* sk_flags */
+	};
 	struct in6_addr skc_v6_daddr;
 	struct in6_addr skc_v6_rcv_saddr;
 };
@@ -97,6 +125,7 @@ struct socket {
 };
 
 struct tcp_sock {
+	__u32 rcv_nxt;
 	__u32 copied_seq;
 	__u32 write_seq;
 };
@@ -153,6 +182,14 @@ struct syscall_exit_ctx {
 	__s32 syscall_nr;
 	__u32 pad;
 	__s64 ret;
+};
+
+/* sched:sched_process_exec (see /sys/kernel/tracing/events/sched/sched_process_exec/format). */
+struct sched_process_exec_ctx {
+	__u64 common;
+	__u32 filename_loc; /* __data_loc: record offset in the low 16 bits, length in the high 16 */
+	__s32 pid;
+	__s32 old_pid;
 };
 
 #endif

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only OR MIT
-/* Socket tracer: syscall tracepoints only (no kprobes), CO-RE field access.
+/* Socket tracer: syscall tracepoints only (no kprobes), CO-RE field access; plus exec and
+ * exit of processes from sched tracepoints.
  *
- * Entry programs find the socket behind the fd (dropping every non-socket fd right
- * there, so file I/O costs one table walk and nothing more), read the TCP sequence and
- * stash the call per thread. Exit programs turn a successful call into one ring buffer
- * record: fixed header plus the first `payload_bytes` bytes the call moved. */
+ * Entry programs only stash the call's arguments in task-local storage (after the pid and
+ * comm filters). Exit programs do the socket work, and only for calls that moved data: a read
+ * that ends in EAGAIN costs two storage lookups. The fd resolves to its socket through
+ * a per-(process, fd) cache validated against the fd table, and the TCP sequence of the first
+ * byte is derived from the socket's sequence at exit minus the bytes moved. A successful call
+ * becomes one ring buffer record: fixed header plus the first `payload_bytes` bytes moved. */
 #include "kernel_types.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -16,6 +19,12 @@ const volatile __u32 payload_bytes = 1024;
 const volatile __u32 self_tgid = 0;
 /* Which include lists user space filled (FILTER_*_INCLUDED bits); an empty list includes all. */
 const volatile __u32 filter_flags = 0;
+/* Unread ring buffer bytes from which a record wakes the reader (set by the loader to a
+ * quarter of the ring). Otherwise records are written silently (but see wakeup_flags) and user
+ * space drains the ring on a short timer: a wakeup is an irq_work self-IPI (a VM exit under
+ * virtualisation) plus a context switch, which used to be the largest single cost of every
+ * record. */
+const volatile __u64 wakeup_threshold = 1 << 20;
 
 /* Filtering here, before any socket lookup or copy, keeps unrelated processes and ports from
  * costing kernel time and ring buffer space at all. Map values are FILTER_INCLUDE or
@@ -37,23 +46,52 @@ enum buffer_shape {
 	BUFFER_MMSGHDR = 3, /* (fd, mmsghdr vector, vlen, flags) */
 };
 
-/* A call seen at entry, completed at exit; keyed by pid_tgid (one syscall per thread). */
+/* A call seen at entry, completed at exit; one per thread (a thread is in one syscall at a
+ * time). */
 struct pending_call {
 	__u64 entry_ns;
-	__u64 sock;      /* struct sock *, 0 for connect/close bookkeeping */
 	__u64 buffer;    /* user pointer described by `shape` */
 	__u64 peer_addr; /* user sockaddr pointer of sendto/recvfrom, 0 otherwise */
 	__s32 fd;
-	__u32 tcp_seq;
-	__u8 syscall;
+	__u8 syscall;    /* enum traced_syscall, or NO_PENDING_CALL once completed */
 	__u8 shape;
 	__u8 direction;
-	__u8 reserved[5];
+	__u8 peek;       /* MSG_PEEK: the receive left copied_seq where it was */
+};
+
+/* `pending_call.syscall` of a thread with no call in flight. */
+#define NO_PENDING_CALL 0xff
+
+/* What the programs keep per thread. */
+struct thread_state {
+	struct pending_call call;
+	__u64 comm[2];  /* the comm the filter verdict below was reached for */
+	__u8 judged;    /* `untraced` holds a verdict for `comm` */
+	__u8 untraced;
+	__u8 reserved[6];
 };
 
 struct socket_key {
 	__u32 tgid;
 	__s32 fd;
+};
+
+/* What the exit programs need to know about the socket behind a (process, fd). Valid while
+ * the fd table still holds the same `struct file` for the same socket inode: the inode
+ * number, unique per socket, guards against a freed file's address being reused. */
+struct socket_info {
+	__u64 file;  /* struct file * */
+	__u64 sock;  /* struct sock * */
+	__u64 inode; /* i_ino of the socket inode */
+	__u8 local_addr[16];
+	__u8 remote_addr[16];
+	__u16 family;
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 protocol;
+	__u8 role;   /* enum socket_role */
+	__u8 traced; /* the port filter's verdict */
+	__u8 reserved[7];
 };
 
 /* The event under construction: too large for the 512-byte BPF stack. */
@@ -68,6 +106,9 @@ struct event_buffer {
 /* Vectored calls (writev, sendmsg, ...): how many leading segments are captured. dig sends a
  * DNS-over-TCP query as [2-byte length, message]; nginx writes headers and body apart. */
 #define MAX_CAPTURED_SEGMENTS 4
+/* sendmmsg/recvmmsg on TCP: the sequence of the first byte is derived when the call moved at
+ * most this many messages (their lengths are summed); beyond it the event carries 0. */
+#define MAX_SEQUENCED_MESSAGES 8
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -81,19 +122,39 @@ struct {
 	__type(value, __u64);
 } lost_events SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct pending_call);
-} pending_calls SEC(".maps");
+/* Minimum time between two timed reader wakeups: at most 100 per second under load, the
+ * pace of the reader's own drain timer. A client that exits within that time is described
+ * from its exec record (the receiver's process cache), so no faster wakeup is needed. */
+#define WAKEUP_INTERVAL_NS 10000000
 
+/* When the reader was last woken by a timed wakeup (CLOCK_MONOTONIC ns), shared by all CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} last_wakeup SEC(".maps");
+
+/* Task-local storage: the slot lives in the thread's task_struct, so entry and exit reach it
+ * without hashing or locking, and it goes away with the thread; an exit marks the pending call
+ * done instead of deleting it. Measured cheaper than a preallocated hash (update at entry,
+ * lookup and delete at exit). */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+/* LRU: a process that exits (or execs, or uses close_range) drops its fds without a close
+ * call, so entries can go stale and must be evictable. Lookups dominate; an entry is written
+ * once per connection. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct socket_key);
-	__type(value, __u8);
-} socket_roles SEC(".maps");
+	__type(value, struct socket_info);
+} sockets SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -134,33 +195,68 @@ static __always_inline bool passes(const __u8 *verdict, __u32 included_flag)
 	return true;
 }
 
+/* The thread's comm, read straight from its task_struct: a BTF pointer load is far cheaper
+ * than the bpf_get_current_comm helper, which runs on nearly every hooked call. */
+static __always_inline void current_comm(char comm[16])
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	__builtin_memcpy(comm, task->comm, 16);
+}
+
+/* Whether the pid or comm filters leave the calling thread out. */
+static __always_inline bool filtered_out(__u64 pid_tgid, const char *comm)
+{
+	__u32 tgid = pid_tgid >> 32;
+
+	if ((filter_flags & FILTER_PIDS_LISTED) &&
+	    !passes(bpf_map_lookup_elem(&pid_filter, &tgid), FILTER_PIDS_INCLUDED))
+		return true;
+	return (filter_flags & FILTER_COMMS_LISTED) &&
+	       !passes(bpf_map_lookup_elem(&comm_filter, comm), FILTER_COMMS_INCLUDED);
+}
+
 /* Whether the calling thread's process is not traced: Cormorant itself, or filtered out by
  * pid or comm. Runs on every hooked call, so a list nobody filled costs no lookup. */
 static __always_inline bool untraced(__u64 pid_tgid)
 {
-	__u32 tgid = pid_tgid >> 32;
-
-	if (tgid == self_tgid)
+	if ((pid_tgid >> 32) == self_tgid)
 		return true;
-	if ((filter_flags & FILTER_PIDS_LISTED) &&
-	    !passes(bpf_map_lookup_elem(&pid_filter, &tgid), FILTER_PIDS_INCLUDED))
-		return true;
-	if (!(filter_flags & FILTER_COMMS_LISTED))
+	if (!(filter_flags & (FILTER_PIDS_LISTED | FILTER_COMMS_LISTED)))
 		return false;
-	char comm[16] = {};
-	bpf_get_current_comm(comm, sizeof(comm));
-	return !passes(bpf_map_lookup_elem(&comm_filter, comm), FILTER_COMMS_INCLUDED);
+	char comm[16];
+	current_comm(comm);
+	return filtered_out(pid_tgid, comm);
+}
+
+/* untraced() for the thread owning `thread`: the pid and comm verdict is kept with the comm it
+ * was reached for, so the filter lookups run once per thread and comm (exec and prctl change
+ * it) instead of on every call. */
+static __always_inline bool thread_untraced(__u64 pid_tgid, struct thread_state *thread)
+{
+	__u64 comm[2];
+
+	if ((pid_tgid >> 32) == self_tgid)
+		return true;
+	if (!(filter_flags & (FILTER_PIDS_LISTED | FILTER_COMMS_LISTED)))
+		return false;
+	current_comm((char *)comm);
+	if (thread->judged && thread->comm[0] == comm[0] && thread->comm[1] == comm[1])
+		return thread->untraced;
+	thread->untraced = filtered_out(pid_tgid, (const char *)comm);
+	thread->comm[0] = comm[0];
+	thread->comm[1] = comm[1];
+	thread->judged = 1;
+	return thread->untraced;
 }
 
 /* The port filter: a socket passes when neither port is excluded and, with an include list,
  * one of them is on it. A socket with no peer yet (unconnected UDP) is judged by user space,
  * which sees the peer of each datagram. */
-static __always_inline bool ports_pass(struct sock *sk)
+static __always_inline bool ports_pass(__u16 local, __u16 remote)
 {
 	if (!(filter_flags & (FILTER_PORTS_INCLUDED | FILTER_PORTS_LISTED)))
 		return true;
-	__u16 local = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__u16 remote = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (remote == 0)
 		return true;
 	__u8 *local_verdict = bpf_map_lookup_elem(&port_filter, &local);
@@ -174,82 +270,120 @@ static __always_inline bool ports_pass(struct sock *sk)
 	       (remote_verdict && *remote_verdict == FILTER_INCLUDE);
 }
 
-/* The inet socket behind `fd` of the current task, or NULL for anything else
- * (regular files, pipes, unix sockets, netlink, closed fds). */
-static __always_inline struct sock *inet_sock_of_fd(__s32 fd)
+/* The `struct file` behind `fd` of the current task, or NULL (closed or out of range). */
+static __always_inline struct file *file_of_fd(__s32 fd)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
+	/* Plain loads through the BTF task pointer (the verifier makes them fault-safe) up to
+	 * the fd array, whose slot it cannot type, so that one is read with the helper. */
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
 
-	if (fd < 0 || !fdt || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || !fdt || (__u32)fd >= fdt->max_fds)
 		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_core_read(&file, sizeof(file), &fds[fd]) || !file)
+	struct file **fds = fdt->fd;
+	if (bpf_core_read(&file, sizeof(file), &fds[fd]))
 		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	struct socket *socket = BPF_CORE_READ(file, private_data);
-	struct sock *sk = BPF_CORE_READ(socket, sk);
-	if (!sk)
-		return NULL;
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return NULL;
-	return sk;
+	return file;
 }
 
-static __always_inline __u32 tcp_seq_of(struct sock *sk, __u8 direction)
+/* Reads the socket's addresses, ports, protocol and port verdict into `info`; false when it
+ * is not an inet socket. */
+static __always_inline bool resolve_socket(struct file *file, struct socket_info *info)
 {
-	struct tcp_sock *tcp = (struct tcp_sock *)sk;
+	struct socket *socket = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(socket, sk);
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	if (direction == DIRECTION_EGRESS)
-		return BPF_CORE_READ(tcp, write_seq);
-	return BPF_CORE_READ(tcp, copied_seq);
+	if (!sk)
+		return false;
+	info->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (info->family != AF_INET && info->family != AF_INET6)
+		return false;
+	info->file = (__u64)file;
+	info->sock = (__u64)sk;
+	info->protocol = (__u8)BPF_CORE_READ(sk, sk_protocol);
+	info->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	info->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (info->family == AF_INET) {
+		__be32 local = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 remote = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(info->local_addr, &local, sizeof(local));
+		__builtin_memcpy(info->remote_addr, &remote, sizeof(remote));
+	} else {
+		BPF_CORE_READ_INTO(&info->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&info->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	info->traced = ports_pass(info->local_port, info->remote_port);
+	return true;
+}
+
+/* How socket_of uses the socket cache. */
+enum cache_use {
+	CACHE_READ_FILL = 0, /* data calls: use a valid entry, fill it on a miss */
+	CACHE_READ = 1,      /* close: use a valid entry, fill nothing (it is dropped next) */
+	CACHE_REFILL = 2,    /* connect, accept: read the socket and replace the entry, since
+			      * connect changes the tuple and both set the role */
+};
+
+/* The inet socket behind `fd` of the current process, from the cache when the fd table still
+ * holds the cached file and socket inode, read from the socket otherwise. A socket read afresh
+ * gets `role` (unknown for data calls: the fd is new to us or was reused). False for anything
+ * but an inet socket (files, pipes, unix sockets, closed fds). */
+static __always_inline bool socket_of(__u64 pid_tgid, __s32 fd, enum cache_use use, __u8 role,
+				      struct socket_info *info)
+{
+	struct file *file = file_of_fd(fd);
+	if (!file)
+		return false;
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return false;
+	__u64 inode_number = BPF_CORE_READ(inode, i_ino);
+	struct socket_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+
+	if (use != CACHE_REFILL) {
+		struct socket_info *cached = bpf_map_lookup_elem(&sockets, &key);
+		if (cached && cached->file == (__u64)file && cached->inode == inode_number) {
+			*info = *cached;
+			return true;
+		}
+	}
+	__builtin_memset(info, 0, sizeof(*info));
+	if (!resolve_socket(file, info))
+		return false;
+	info->inode = inode_number;
+	info->role = role;
+	if (use != CACHE_READ)
+		bpf_map_update_elem(&sockets, &key, info, BPF_ANY);
+	return true;
 }
 
 static __always_inline struct event_buffer *start_event(__u64 pid_tgid, __s32 fd, __u8 kind,
-							 __u8 syscall)
+							 __u8 syscall,
+							 const struct socket_info *info)
 {
 	__u32 zero = 0;
 	struct event_buffer *event = bpf_map_lookup_elem(&event_scratch, &zero);
 
 	if (!event)
 		return NULL;
-	__builtin_memset(&event->header, 0, sizeof(event->header));
-	event->header.tgid = pid_tgid >> 32;
-	event->header.tid = (__u32)pid_tgid;
-	event->header.fd = fd;
-	event->header.kind = kind;
-	event->header.syscall = syscall;
-	event->header.cgroup_id = bpf_get_current_cgroup_id();
-	bpf_get_current_comm(event->header.comm, sizeof(event->header.comm));
-
-	struct socket_key key = { .tgid = pid_tgid >> 32, .fd = fd };
-	__u8 *role = bpf_map_lookup_elem(&socket_roles, &key);
-	if (role)
-		event->header.role = *role;
+	struct socket_event *header = &event->header;
+	__builtin_memset(header, 0, sizeof(*header));
+	header->tgid = pid_tgid >> 32;
+	header->tid = (__u32)pid_tgid;
+	header->fd = fd;
+	header->kind = kind;
+	header->syscall = syscall;
+	header->cgroup_id = bpf_get_current_cgroup_id();
+	current_comm(header->comm);
+	header->role = info->role;
+	header->family = info->family;
+	header->protocol = info->protocol;
+	header->local_port = info->local_port;
+	header->remote_port = info->remote_port;
+	__builtin_memcpy(header->local_addr, info->local_addr, sizeof(header->local_addr));
+	__builtin_memcpy(header->remote_addr, info->remote_addr, sizeof(header->remote_addr));
 	return event;
-}
-
-static __always_inline void fill_tuple(struct socket_event *header, struct sock *sk)
-{
-	header->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	header->protocol = (__u8)BPF_CORE_READ(sk, sk_protocol);
-	header->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
-	header->remote_port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	if (header->family == AF_INET) {
-		__be32 local = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__be32 remote = BPF_CORE_READ(sk, __sk_common.skc_daddr);
-		__builtin_memcpy(header->local_addr, &local, sizeof(local));
-		__builtin_memcpy(header->remote_addr, &remote, sizeof(remote));
-	} else {
-		BPF_CORE_READ_INTO(&header->local_addr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&header->remote_addr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
-	}
 }
 
 /* Unconnected UDP sockets (DNS servers, some resolvers) have no remote address on the
@@ -277,13 +411,36 @@ static __always_inline void fill_peer_from_sockaddr(struct socket_event *header,
 	}
 }
 
+/* Wakes the reader when it has not been woken for WAKEUP_INTERVAL_NS (so sparse traffic,
+ * a lone DNS query, reaches user space at once, while a busy host causes at most one wakeup
+ * per interval instead of one per record) or when this record takes the unread data across
+ * wakeup_threshold; every other record waits for the reader's drain timer. `now` is the
+ * record's timestamp, which saves a clock read; the racy update of the shared slot can at
+ * worst cost an extra wakeup. */
+static __always_inline __u64 wakeup_flags(__u64 length, __u64 now)
+{
+	__u32 zero = 0;
+	__u64 *last = bpf_map_lookup_elem(&last_wakeup, &zero);
+	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (unread < wakeup_threshold && unread + length >= wakeup_threshold)
+		return BPF_RB_FORCE_WAKEUP;
+	if (last && (__s64)(now - *last) >= WAKEUP_INTERVAL_NS) {
+		*last = now;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void submit(struct event_buffer *event)
 {
 	__u32 length = event->header.payload_len;
 
 	if (length > MAX_PAYLOAD_BYTES)
 		length = MAX_PAYLOAD_BYTES;
-	if (bpf_ringbuf_output(&events, event, sizeof(event->header) + length, 0)) {
+	__u64 size = sizeof(event->header) + length;
+	__u64 flags = wakeup_flags(size, event->header.timestamp_ns);
+	if (bpf_ringbuf_output(&events, event, size, flags)) {
 		__u32 zero = 0;
 		__u64 *lost = bpf_map_lookup_elem(&lost_events, &zero);
 		if (lost)
@@ -291,26 +448,43 @@ static __always_inline void submit(struct event_buffer *event)
 	}
 }
 
-static __always_inline void stash(__u64 pid_tgid, __s32 fd, __u8 syscall, __u8 shape,
-				  __u8 direction, __u64 buffer, __u64 peer_addr)
+/* Entry: nothing but the filters and the arguments; the socket is looked at only once the
+ * call has moved data. */
+static __always_inline void stash(__s32 fd, __u8 syscall, __u8 shape, __u8 direction,
+				  __u64 buffer, __u64 peer_addr, __u64 flags)
 {
-	if (untraced(pid_tgid))
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (fd < 0 || (pid_tgid >> 32) == self_tgid)
 		return;
-	struct sock *sk = inet_sock_of_fd(fd);
-	if (!sk || !ports_pass(sk))
+	struct thread_state *thread = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+							   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!thread || thread_untraced(pid_tgid, thread))
 		return;
-	struct pending_call call = {
-		.entry_ns = bpf_ktime_get_ns(),
-		.sock = (__u64)sk,
-		.buffer = buffer,
-		.peer_addr = peer_addr,
-		.fd = fd,
-		.tcp_seq = tcp_seq_of(sk, direction),
-		.syscall = syscall,
-		.shape = shape,
-		.direction = direction,
-	};
-	bpf_map_update_elem(&pending_calls, &pid_tgid, &call, BPF_ANY);
+	struct pending_call *call = &thread->call;
+	call->entry_ns = bpf_ktime_get_ns();
+	call->buffer = buffer;
+	call->peer_addr = peer_addr;
+	call->fd = fd;
+	call->syscall = syscall;
+	call->shape = shape;
+	call->direction = direction;
+	call->peek = (flags & MSG_PEEK) != 0;
+}
+
+/* Takes the calling thread's pending call if it is of `syscall`, leaving the slot free. The
+ * check guards against a call whose exit was never seen (the tracer attached mid-call) being
+ * paired with an unrelated exit. */
+static __always_inline bool take_pending(__u8 syscall, struct pending_call *out)
+{
+	struct thread_state *thread =
+		bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0, 0);
+
+	if (!thread || thread->call.syscall != syscall)
+		return false;
+	*out = thread->call;
+	thread->call.syscall = NO_PENDING_CALL;
+	return true;
 }
 
 /* Copies up to `available` bytes from `source` after what the event already holds, never past
@@ -347,6 +521,25 @@ static __always_inline void capture_segments(struct event_buffer *event, const s
 		append_payload(event, segment.iov_base, length);
 		total -= length;
 	}
+}
+
+/* Bytes moved by the first `count` messages of a sendmmsg/recvmmsg vector, or -1 when there
+ * are more than MAX_SEQUENCED_MESSAGES or a length is unreadable. */
+static __always_inline __s64 mmsg_total(const struct mmsghdr *vector, __s64 count)
+{
+	__s64 total = 0;
+
+	if (count > MAX_SEQUENCED_MESSAGES)
+		return -1;
+	for (int index = 0; index < MAX_SEQUENCED_MESSAGES; index++) {
+		unsigned int length = 0;
+		if (index >= count)
+			break;
+		if (bpf_probe_read_user(&length, sizeof(length), &vector[index].msg_len))
+			return -1;
+		total += length;
+	}
+	return total;
 }
 
 /* Captures the call's data: `ret` bytes from a plain buffer, an iovec array or a message
@@ -393,64 +586,86 @@ static __always_inline void capture_call_data(struct event_buffer *event,
 	fill_peer_from_sockaddr(&event->header, peer_addr);
 }
 
-/* `syscall` guards against an entry left behind by a thread that never reached the
- * exit of its call (killed mid-syscall) being paired with an unrelated exit. */
+/* The TCP sequence of the call's first byte, from the socket's sequence at exit: the send
+ * advanced write_seq by the bytes it queued, the receive advanced copied_seq by the bytes it
+ * consumed (a MSG_PEEK receive consumed none), plus one if it consumed the peer's FIN too.
+ * 0 for UDP and when it cannot be known. */
+static __always_inline __u32 first_byte_seq(const struct socket_info *info,
+					    const struct pending_call *call, __s64 ret)
+{
+	struct sock *sk = (struct sock *)info->sock;
+	struct tcp_sock *tcp = (struct tcp_sock *)info->sock;
+
+	if (info->protocol != IPPROTO_TCP)
+		return 0;
+	__s64 moved = ret;
+	if (call->shape == BUFFER_MMSGHDR)
+		moved = mmsg_total((const void *)call->buffer, ret);
+	if (moved < 0)
+		return 0;
+	if (call->direction == DIRECTION_EGRESS)
+		return BPF_CORE_READ(tcp, write_seq) - (__u32)moved;
+	__u32 copied = BPF_CORE_READ(tcp, copied_seq);
+	if (call->peek)
+		return copied;
+	/* tcp_recvmsg counts a FIN it reaches in copied_seq, which then equals rcv_nxt; a FIN
+	 * that arrived but was not reached leaves copied_seq one short of it. */
+	if ((BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DONE)) &&
+	    copied == BPF_CORE_READ(tcp, rcv_nxt))
+		copied -= 1;
+	return copied - (__u32)moved;
+}
+
 static __always_inline void complete_data(struct syscall_exit_ctx *ctx, __u8 syscall)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pending_call *call = bpf_map_lookup_elem(&pending_calls, &pid_tgid);
-
-	if (!call)
-		return;
+	struct pending_call call;
 	__s64 ret = ctx->ret;
-	struct pending_call copy = *call;
-	bpf_map_delete_elem(&pending_calls, &pid_tgid);
-	if (ret <= 0 || copy.syscall != syscall)
-		return;
 
-	struct event_buffer *event = start_event(pid_tgid, copy.fd, EVENT_KIND_DATA, copy.syscall);
+	if (!take_pending(syscall, &call) || ret <= 0)
+		return;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	struct socket_info info;
+	if (!socket_of(pid_tgid, call.fd, CACHE_READ_FILL, ROLE_UNKNOWN, &info) || !info.traced)
+		return;
+	/* Read right away: the longer after the kernel's update, the likelier another thread
+	 * moved the sequence too. */
+	__u32 tcp_seq = first_byte_seq(&info, &call, ret);
+	struct event_buffer *event = start_event(pid_tgid, call.fd, EVENT_KIND_DATA, call.syscall,
+						 &info);
 	if (!event)
 		return;
-	event->header.direction = copy.direction;
+	event->header.direction = call.direction;
 	event->header.timestamp_ns =
-		copy.direction == DIRECTION_EGRESS ? copy.entry_ns : bpf_ktime_get_ns();
-	event->header.tcp_seq = copy.tcp_seq;
-	fill_tuple(&event->header, (struct sock *)copy.sock);
+		call.direction == DIRECTION_EGRESS ? call.entry_ns : bpf_ktime_get_ns();
+	event->header.tcp_seq = tcp_seq;
 
 	__s64 bytes = ret;
-	capture_call_data(event, &copy, ret, &bytes);
+	capture_call_data(event, &call, ret, &bytes);
 	event->header.bytes = bytes;
 	submit(event);
 }
 
-/* Emits a connection event (connect, accept, close) for `fd` if it is an inet socket. */
+/* Emits a connection event (connect, accept, close) for a traced inet socket. */
 static __always_inline void emit_connection(__u64 pid_tgid, __s32 fd, __u8 kind, __u8 syscall,
-					    __s64 ret)
+					    __s64 ret, const struct socket_info *info)
 {
-	struct sock *sk = inet_sock_of_fd(fd);
-	if (!sk || !ports_pass(sk))
+	if (!info->traced)
 		return;
-	struct event_buffer *event = start_event(pid_tgid, fd, kind, syscall);
+	struct event_buffer *event = start_event(pid_tgid, fd, kind, syscall, info);
 	if (!event)
 		return;
 	event->header.timestamp_ns = bpf_ktime_get_ns();
 	event->header.bytes = ret;
-	fill_tuple(&event->header, sk);
 	submit(event);
 }
 
-static __always_inline void remember_role(__u64 pid_tgid, __s32 fd, __u8 role)
-{
-	struct socket_key key = { .tgid = pid_tgid >> 32, .fd = fd };
-	bpf_map_update_elem(&socket_roles, &key, &role, BPF_ANY);
-}
-
-#define TRACE_DATA_CALL(name, syscall_id, shape, direction, peer_arg)                          \
+#define TRACE_DATA_CALL(name, syscall_id, shape, direction, peer_arg, flags_arg)               \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                            \
 	int enter_##name(struct syscall_enter_ctx *ctx)                                        \
 	{                                                                                      \
-		stash(bpf_get_current_pid_tgid(), (__s32)ctx->args[0], syscall_id, shape,     \
-		      direction, ctx->args[1], peer_arg);                                      \
+		stash((__s32)ctx->args[0], syscall_id, shape, direction, ctx->args[1],         \
+		      peer_arg, flags_arg);                                                    \
 		return 0;                                                                      \
 	}                                                                                      \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                             \
@@ -460,47 +675,50 @@ static __always_inline void remember_role(__u64 pid_tgid, __s32 fd, __u8 role)
 		return 0;                                                                      \
 	}
 
-TRACE_DATA_CALL(read, SYSCALL_READ, BUFFER_PLAIN, DIRECTION_INGRESS, 0)
-TRACE_DATA_CALL(write, SYSCALL_WRITE, BUFFER_PLAIN, DIRECTION_EGRESS, 0)
-TRACE_DATA_CALL(readv, SYSCALL_READV, BUFFER_IOVEC, DIRECTION_INGRESS, 0)
-TRACE_DATA_CALL(writev, SYSCALL_WRITEV, BUFFER_IOVEC, DIRECTION_EGRESS, 0)
-TRACE_DATA_CALL(sendto, SYSCALL_SENDTO, BUFFER_PLAIN, DIRECTION_EGRESS, ctx->args[4])
-TRACE_DATA_CALL(recvfrom, SYSCALL_RECVFROM, BUFFER_PLAIN, DIRECTION_INGRESS, ctx->args[4])
-TRACE_DATA_CALL(sendmsg, SYSCALL_SENDMSG, BUFFER_MSGHDR, DIRECTION_EGRESS, 0)
-TRACE_DATA_CALL(recvmsg, SYSCALL_RECVMSG, BUFFER_MSGHDR, DIRECTION_INGRESS, 0)
-TRACE_DATA_CALL(sendmmsg, SYSCALL_SENDMMSG, BUFFER_MMSGHDR, DIRECTION_EGRESS, 0)
-TRACE_DATA_CALL(recvmmsg, SYSCALL_RECVMMSG, BUFFER_MMSGHDR, DIRECTION_INGRESS, 0)
+/* Receive flags (for MSG_PEEK): recvfrom and recvmmsg take them as argument 3, recvmsg as 2. */
+TRACE_DATA_CALL(read, SYSCALL_READ, BUFFER_PLAIN, DIRECTION_INGRESS, 0, 0)
+TRACE_DATA_CALL(write, SYSCALL_WRITE, BUFFER_PLAIN, DIRECTION_EGRESS, 0, 0)
+TRACE_DATA_CALL(readv, SYSCALL_READV, BUFFER_IOVEC, DIRECTION_INGRESS, 0, 0)
+TRACE_DATA_CALL(writev, SYSCALL_WRITEV, BUFFER_IOVEC, DIRECTION_EGRESS, 0, 0)
+TRACE_DATA_CALL(sendto, SYSCALL_SENDTO, BUFFER_PLAIN, DIRECTION_EGRESS, ctx->args[4], 0)
+TRACE_DATA_CALL(recvfrom, SYSCALL_RECVFROM, BUFFER_PLAIN, DIRECTION_INGRESS, ctx->args[4],
+		ctx->args[3])
+TRACE_DATA_CALL(sendmsg, SYSCALL_SENDMSG, BUFFER_MSGHDR, DIRECTION_EGRESS, 0, 0)
+TRACE_DATA_CALL(recvmsg, SYSCALL_RECVMSG, BUFFER_MSGHDR, DIRECTION_INGRESS, 0, ctx->args[2])
+TRACE_DATA_CALL(sendmmsg, SYSCALL_SENDMMSG, BUFFER_MMSGHDR, DIRECTION_EGRESS, 0, 0)
+TRACE_DATA_CALL(recvmmsg, SYSCALL_RECVMMSG, BUFFER_MMSGHDR, DIRECTION_INGRESS, 0, ctx->args[3])
 
 SEC("tracepoint/syscalls/sys_enter_connect")
 int enter_connect(struct syscall_enter_ctx *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 
-	if (untraced(pid_tgid))
+	if ((pid_tgid >> 32) == self_tgid)
 		return 0;
-	struct pending_call call = { .fd = (__s32)ctx->args[0], .syscall = SYSCALL_CONNECT };
-	bpf_map_update_elem(&pending_calls, &pid_tgid, &call, BPF_ANY);
+	struct thread_state *thread = bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+							   BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!thread || thread_untraced(pid_tgid, thread))
+		return 0;
+	thread->call.fd = (__s32)ctx->args[0];
+	thread->call.syscall = SYSCALL_CONNECT;
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_connect")
 int exit_connect(struct syscall_exit_ctx *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct pending_call *call = bpf_map_lookup_elem(&pending_calls, &pid_tgid);
+	struct pending_call call;
 
-	if (!call)
+	if (!take_pending(SYSCALL_CONNECT, &call))
 		return 0;
-	__s32 fd = call->fd;
-	__u8 syscall = call->syscall;
-	bpf_map_delete_elem(&pending_calls, &pid_tgid);
-	if (syscall != SYSCALL_CONNECT)
-		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__s32 fd = call.fd;
 	/* Non-blocking connects report EINPROGRESS; the tuple is already bound. */
 	if (ctx->ret != 0 && ctx->ret != -EINPROGRESS)
 		return 0;
-	remember_role(pid_tgid, fd, ROLE_CLIENT);
-	emit_connection(pid_tgid, fd, EVENT_KIND_CONNECT, SYSCALL_CONNECT, ctx->ret);
+	struct socket_info info;
+	if (socket_of(pid_tgid, fd, CACHE_REFILL, ROLE_CLIENT, &info))
+		emit_connection(pid_tgid, fd, EVENT_KIND_CONNECT, SYSCALL_CONNECT, ctx->ret, &info);
 	return 0;
 }
 
@@ -511,8 +729,9 @@ static __always_inline void complete_accept(struct syscall_exit_ctx *ctx, __u8 s
 
 	if (fd < 0 || untraced(pid_tgid))
 		return;
-	remember_role(pid_tgid, (__s32)fd, ROLE_SERVER);
-	emit_connection(pid_tgid, (__s32)fd, EVENT_KIND_ACCEPT, syscall, fd);
+	struct socket_info info;
+	if (socket_of(pid_tgid, (__s32)fd, CACHE_REFILL, ROLE_SERVER, &info))
+		emit_connection(pid_tgid, (__s32)fd, EVENT_KIND_ACCEPT, syscall, fd, &info);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
@@ -529,8 +748,8 @@ int exit_accept4(struct syscall_exit_ctx *ctx)
 	return 0;
 }
 
-/* At entry the fd still resolves to its socket: report the tuple, then forget the role
- * so a later socket reusing the fd number starts unknown. */
+/* At entry the fd still resolves to its socket: report the tuple, then forget the socket
+ * so a later one reusing the fd number starts over (role unknown). */
 SEC("tracepoint/syscalls/sys_enter_close")
 int enter_close(struct syscall_enter_ctx *ctx)
 {
@@ -539,10 +758,15 @@ int enter_close(struct syscall_enter_ctx *ctx)
 
 	if (untraced(pid_tgid))
 		return 0;
-	emit_connection(pid_tgid, fd, EVENT_KIND_CLOSE, SYSCALL_CLOSE, 0);
+	struct socket_info info;
+	if (!socket_of(pid_tgid, fd, CACHE_READ, ROLE_UNKNOWN, &info))
+		return 0;
+	emit_connection(pid_tgid, fd, EVENT_KIND_CLOSE, SYSCALL_CLOSE, 0, &info);
 	struct socket_key key = { .tgid = pid_tgid >> 32, .fd = fd };
-	bpf_map_delete_elem(&socket_roles, &key);
+	bpf_map_delete_elem(&sockets, &key);
 	return 0;
 }
+
+#include "process_events.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

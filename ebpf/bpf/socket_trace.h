@@ -14,6 +14,8 @@ enum event_kind {
 	EVENT_KIND_CONNECT = 1,
 	EVENT_KIND_ACCEPT = 2,
 	EVENT_KIND_CLOSE = 3,
+	EVENT_KIND_EXEC = 4, /* payload: executable path, NUL, argv as /proc/<pid>/cmdline has it */
+	EVENT_KIND_EXIT = 5, /* the whole process ended; no payload */
 };
 
 enum direction {
@@ -44,7 +46,13 @@ enum traced_syscall {
 	SYSCALL_CLOSE = 13,
 };
 
-/* Fixed-size part of every ring buffer record; `payload_len` payload bytes follow it. */
+/* Upper bound for an exec record's payload (path and argv), below payload_bytes if that is
+ * larger. */
+#define MAX_EXEC_PAYLOAD_BYTES 4096
+
+/* Fixed-size part of every ring buffer record; `payload_len` payload bytes follow it.
+ * Process events (exec, exit) fill the timestamp, ids, cgroup and comm; their socket fields
+ * are zero. */
 struct socket_event {
 	__u64 timestamp_ns; /* CLOCK_MONOTONIC: entry time for sends, exit time for receives */
 	__u64 cgroup_id;
@@ -52,7 +60,7 @@ struct socket_event {
 	__u32 tgid;
 	__u32 tid;
 	__s32 fd;
-	__u32 tcp_seq;      /* write_seq (send) or copied_seq (receive) at entry; 0 if not TCP */
+	__u32 tcp_seq;      /* TCP sequence of the first byte moved (derived at exit); 0 if not TCP */
 	__u32 payload_len;
 	__u16 family;       /* AF_INET or AF_INET6 */
 	__u16 local_port;   /* host byte order */

@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use thiserror::Error;
 
+use crate::process::{ProcessEvent, ProcessEventKind};
+
 /// Kernel-side cap on captured payload bytes (`MAX_PAYLOAD_BYTES` in `socket_trace.h`).
 pub const MAX_PAYLOAD_BYTES: u32 = 8192;
 
@@ -146,8 +148,10 @@ pub struct SocketEvent {
     /// Thread id.
     pub tid: u32,
     pub fd: i32,
-    /// TCP sequence number of the first byte of this call: `write_seq` at send entry,
-    /// `copied_seq` at receive entry; 0 for non-TCP sockets and connection events.
+    /// TCP sequence number of the first byte of this call (what a packet capture shows for
+    /// it): derived at exit as `write_seq` minus the bytes sent, or `copied_seq` minus the
+    /// bytes received (a `MSG_PEEK` receive consumes none); 0 for non-TCP sockets, connection
+    /// events and `*mmsg` calls that moved more than 8 messages.
     pub tcp_seq: u32,
     pub kind: EventKind,
     pub direction: Direction,
@@ -198,29 +202,82 @@ macro_rules! at {
     };
 }
 
-impl SocketEvent {
-    /// Decodes one ring buffer record (header followed by `payload_len` bytes; the ring
-    /// buffer may pad the record to 8 bytes, so trailing bytes are allowed).
+/// Anything the tracer reports, in ring buffer (commit) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TracerEvent {
+    /// A send, receive, connect, accept or close on an inet socket.
+    Socket(SocketEvent),
+    /// A process started a new program or ended.
+    Process(ProcessEvent),
+}
+
+/// `enum event_kind` values of the process events.
+const KIND_EXEC: u8 = 4;
+const KIND_EXIT: u8 = 5;
+
+impl TracerEvent {
+    /// Decodes one ring buffer record of any kind (header followed by `payload_len` bytes;
+    /// the ring buffer may pad the record to 8 bytes, so trailing bytes are allowed).
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        if bytes.len() < HEADER_SIZE {
-            return Err(DecodeError::TooShort {
-                actual: bytes.len(),
-            });
-        }
-        let record = Record(bytes);
-        let payload_len = record.u32(at!(payload_len));
-        let available = bytes.len() - HEADER_SIZE;
-        if payload_len > MAX_PAYLOAD_BYTES || payload_len as usize > available {
-            return Err(DecodeError::PayloadLength {
-                announced: payload_len,
-                available,
-            });
-        }
+        let (record, payload) = split_record(bytes)?;
+        let kind = match record.u8(at!(kind)) {
+            KIND_EXEC => ProcessEventKind::Exec,
+            KIND_EXIT => ProcessEventKind::Exit,
+            _ => return SocketEvent::from_record(&record, payload).map(TracerEvent::Socket),
+        };
+        Ok(TracerEvent::Process(ProcessEvent::from_record(
+            kind,
+            record.u64(at!(timestamp_ns)),
+            record.u32(at!(tgid)),
+            record.u64(at!(cgroup_id)),
+            comm(&record),
+            payload,
+        )))
+    }
+}
+
+/// The fixed header and the announced payload of a record, both bounds-checked.
+fn split_record(bytes: &[u8]) -> Result<(Record<'_>, &[u8]), DecodeError> {
+    if bytes.len() < HEADER_SIZE {
+        return Err(DecodeError::TooShort {
+            actual: bytes.len(),
+        });
+    }
+    let record = Record(bytes);
+    let payload_len = record.u32(at!(payload_len));
+    let available = bytes.len() - HEADER_SIZE;
+    if payload_len > MAX_PAYLOAD_BYTES || payload_len as usize > available {
+        return Err(DecodeError::PayloadLength {
+            announced: payload_len,
+            available,
+        });
+    }
+    Ok((
+        record,
+        &bytes[HEADER_SIZE..HEADER_SIZE + payload_len as usize],
+    ))
+}
+
+/// The NUL-terminated (or full 16-byte) comm, lossy UTF-8.
+fn comm(record: &Record<'_>) -> String {
+    let comm: [u8; 16] = record.array(at!(comm));
+    let comm_len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
+    String::from_utf8_lossy(&comm[..comm_len]).into_owned()
+}
+
+impl SocketEvent {
+    /// Decodes one socket record (header followed by `payload_len` bytes; the ring buffer
+    /// may pad the record to 8 bytes, so trailing bytes are allowed). Process records are
+    /// an error here: [`TracerEvent::decode`] takes every kind.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (record, payload) = split_record(bytes)?;
+        SocketEvent::from_record(&record, payload)
+    }
+
+    fn from_record(record: &Record<'_>, payload: &[u8]) -> Result<Self, DecodeError> {
         let family = record.u16(at!(family));
         let local_ip = ip_address(family, record.array(at!(local_addr)))?;
         let remote_ip = ip_address(family, record.array(at!(remote_addr)))?;
-        let comm: [u8; 16] = record.array(at!(comm));
-        let comm_len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
         Ok(SocketEvent {
             timestamp_ns: record.u64(at!(timestamp_ns)),
             cgroup_id: record.u64(at!(cgroup_id)),
@@ -240,8 +297,8 @@ impl SocketEvent {
             },
             local: SocketAddr::new(local_ip, record.u16(at!(local_port))),
             remote: SocketAddr::new(remote_ip, record.u16(at!(remote_port))),
-            comm: String::from_utf8_lossy(&comm[..comm_len]).into_owned(),
-            payload: bytes[HEADER_SIZE..HEADER_SIZE + payload_len as usize].to_vec(),
+            comm: comm(record),
+            payload: payload.to_vec(),
         })
     }
 }
@@ -446,6 +503,88 @@ mod tests {
         ));
     }
 
+    /// A process record as the kernel lays it out: socket fields zero.
+    fn process_record(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; HEADER_SIZE];
+        let mut put = |offset: usize, bytes: &[u8]| {
+            out[offset..offset + bytes.len()].copy_from_slice(bytes);
+        };
+        put(at!(timestamp_ns), &99u64.to_ne_bytes());
+        put(at!(cgroup_id), &5u64.to_ne_bytes());
+        put(at!(tgid), &4321u32.to_ne_bytes());
+        put(at!(tid), &4321u32.to_ne_bytes());
+        put(at!(payload_len), &(payload.len() as u32).to_ne_bytes());
+        put(at!(kind), &[kind]);
+        put(at!(comm), b"python3\0\0\0\0\0\0\0\0\0");
+        out.extend_from_slice(payload);
+        out
+    }
+
+    #[test]
+    fn decodes_exec_and_exit_records() {
+        let bytes = process_record(KIND_EXEC, b"/usr/bin/python3\0python3\0-c\0pass\0");
+        let TracerEvent::Process(exec) = TracerEvent::decode(&bytes).unwrap() else {
+            panic!("a process event expected");
+        };
+        assert_eq!(exec.kind, ProcessEventKind::Exec);
+        assert_eq!(
+            (exec.timestamp_ns, exec.tgid, exec.cgroup_id),
+            (99, 4321, 5)
+        );
+        assert_eq!(exec.comm, "python3");
+        assert_eq!(exec.executable.as_deref(), Some("/usr/bin/python3"));
+        assert_eq!(exec.command_line, ["python3", "-c", "pass"]);
+
+        let mut bytes = process_record(KIND_EXIT, b"");
+        bytes.extend_from_slice(&[0; 4]);
+        let TracerEvent::Process(exit) = TracerEvent::decode(&bytes).unwrap() else {
+            panic!("a process event expected");
+        };
+        assert_eq!(exit.kind, ProcessEventKind::Exit);
+        assert_eq!(exit.executable, None);
+        assert!(exit.command_line.is_empty());
+    }
+
+    #[test]
+    fn an_exec_record_cut_mid_argument_keeps_what_arrived() {
+        let bytes = process_record(KIND_EXEC, b"/bin/sh\0sh\0-c\0sleep 10 && ec");
+        let TracerEvent::Process(exec) = TracerEvent::decode(&bytes).unwrap() else {
+            panic!("a process event expected");
+        };
+        assert_eq!(exec.command_line, ["sh", "-c", "sleep 10 && ec"]);
+    }
+
+    #[test]
+    fn process_records_are_bounds_checked_like_socket_records() {
+        let mut bytes = process_record(KIND_EXEC, b"/bin/sh\0sh\0");
+        bytes.truncate(HEADER_SIZE + 4);
+        assert_eq!(
+            TracerEvent::decode(&bytes),
+            Err(DecodeError::PayloadLength {
+                announced: 11,
+                available: 4
+            })
+        );
+        assert_eq!(
+            TracerEvent::decode(&bytes[..HEADER_SIZE - 1]),
+            Err(DecodeError::TooShort {
+                actual: HEADER_SIZE - 1
+            })
+        );
+        // The socket decoder does not take process kinds.
+        let exit = process_record(KIND_EXIT, b"");
+        assert!(SocketEvent::decode(&exit).is_err());
+    }
+
+    #[test]
+    fn socket_records_decode_through_the_tracer_event_too() {
+        let bytes = record(AF_INET, 0, b"GET / HTTP/1.1\r\n");
+        assert_eq!(
+            TracerEvent::decode(&bytes),
+            Ok(TracerEvent::Socket(SocketEvent::decode(&bytes).unwrap()))
+        );
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic() {
         let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -459,6 +598,7 @@ mod tests {
                 })
                 .collect();
             let _ = SocketEvent::decode(&bytes);
+            let _ = TracerEvent::decode(&bytes);
         }
     }
 }

@@ -46,6 +46,12 @@ const TRACEPOINTS: [&str; 25] = [
     "sys_enter_close",
 ];
 
+/// The process lifecycle programs: (`sched` tracepoint, program name).
+const PROCESS_TRACEPOINTS: [(&str, &str); 2] = [
+    ("sched_process_exec", "process_exec"),
+    ("sched_process_exit", "process_exit"),
+];
+
 const TRACEFS_MOUNTS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
 const KERNEL_BTF: &str = "/sys/kernel/btf/vmlinux";
 /// How many trailing verifier log lines a rejection error carries.
@@ -105,10 +111,14 @@ pub enum LoadError {
         source: io::Error,
     },
     #[error(
-        "tracepoint syscalls/{name} does not exist ({path} missing): the kernel needs \
-         CONFIG_FTRACE_SYSCALLS=y"
+        "tracepoint {category}/{name} does not exist ({path} missing): the kernel needs \
+         CONFIG_FTRACE_SYSCALLS=y (syscalls) and CONFIG_TRACEPOINTS=y (sched)"
     )]
-    MissingTracepoint { name: &'static str, path: PathBuf },
+    MissingTracepoint {
+        category: &'static str,
+        name: &'static str,
+        path: PathBuf,
+    },
     #[error(
         "the kernel verifier rejected program {program} ({source}); this kernel is not \
          supported by the committed object, please report it with this log tail:\n{log_tail}"
@@ -152,25 +162,32 @@ impl SocketTracer {
         check_privileges()?;
         let btf = Btf::from_sys_fs().map_err(|source| LoadError::NoBtf { source })?;
         let tracefs = ensure_tracefs()?;
-        for name in TRACEPOINTS {
-            let path = tracefs.join("events/syscalls").join(name).join("id");
+        for (category, name, _) in attachments() {
+            let path = tracefs.join("events").join(category).join(name).join("id");
             if !path.exists() {
-                return Err(LoadError::MissingTracepoint { name, path });
+                return Err(LoadError::MissingTracepoint {
+                    category,
+                    name,
+                    path,
+                });
             }
         }
 
         let mut ebpf = EbpfLoader::new()
             .btf(Some(&btf))
+            // `threads` is task-local storage, which aya creates and the programs use but
+            // aya has no user-space wrapper for; user space never touches it.
+            .allow_unsupported_maps()
             .override_global("payload_bytes", &config.payload_bytes, true)
             .override_global("self_tgid", &config.excluded_pid, true)
             .override_global("filter_flags", &config.filters.flags(), true)
+            .override_global("wakeup_threshold", &wakeup_threshold(config), true)
             .map_max_entries("events", config.ring_buffer_bytes)
             .load(SOCKET_TRACE_OBJECT)
             .map_err(object_error)?;
         config.filters.fill(&mut ebpf)?;
 
-        for name in TRACEPOINTS {
-            let program_name = &name["sys_".len()..];
+        for (category, name, program_name) in attachments() {
             let program: &mut TracePoint = ebpf
                 .program_mut(program_name)
                 .ok_or_else(|| program_error(name, ProgramError::UnexpectedProgramType))?
@@ -180,7 +197,7 @@ impl SocketTracer {
                 .load()
                 .map_err(|source| program_error(name, source))?;
             program
-                .attach("syscalls", name)
+                .attach(category, name)
                 .map_err(|source| program_error(name, source))?;
         }
 
@@ -192,8 +209,10 @@ impl SocketTracer {
         Ok(SocketTracer { ebpf, lost_events })
     }
 
-    /// The event stream over the ring buffer; call it inside a tokio runtime. The ring
-    /// buffer has one consumer, so this succeeds once; later calls return an error.
+    /// The event stream over the ring buffer; call it inside a tokio runtime with I/O and
+    /// time enabled (`#[tokio::main]`, `Builder::enable_all`): the stream also drains the ring
+    /// on a timer. The ring buffer has one consumer, so this succeeds once; later calls
+    /// return an error.
     pub fn events(&mut self) -> Result<EventStream, LoadError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(LoadError::Map {
@@ -223,6 +242,23 @@ impl SocketTracer {
             })?;
         Ok(per_cpu.iter().sum())
     }
+}
+
+/// Every (tracepoint category, tracepoint, program) the tracer attaches.
+fn attachments() -> impl Iterator<Item = (&'static str, &'static str, &'static str)> {
+    let syscalls = TRACEPOINTS
+        .into_iter()
+        .map(|name| ("syscalls", name, &name["sys_".len()..]));
+    let sched = PROCESS_TRACEPOINTS
+        .into_iter()
+        .map(|(name, program)| ("sched", name, program));
+    syscalls.chain(sched)
+}
+
+/// Unread bytes from which a record wakes the reader: a quarter of the ring leaves three
+/// quarters as headroom for the reader's wake-up latency, and below it the drain timer reads.
+fn wakeup_threshold(config: &TracerConfig) -> u64 {
+    u64::from(config.ring_buffer_bytes) / 4
 }
 
 fn validate(config: &TracerConfig) -> Result<(), LoadError> {

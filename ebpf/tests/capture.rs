@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use cormorant_ebpf::{
     Direction, EventKind, KernelFilters, SocketEvent, SocketRole, SocketTracer, Syscall,
-    TracerConfig, Transport,
+    TracerConfig, TracerEvent, Transport,
 };
 use futures::StreamExt;
 
@@ -140,7 +140,9 @@ async fn captures_an_http_exchange_between_two_sockets_of_a_child_process() {
     let mut captured: Vec<SocketEvent> = Vec::new();
     let collect = async {
         while let Some(event) = events.next().await {
-            let event = event.expect("decodable event");
+            let TracerEvent::Socket(event) = event.expect("decodable event") else {
+                continue;
+            };
             own_events += usize::from(event.pid == own_pid);
             if event.pid != pid {
                 continue;
@@ -289,7 +291,9 @@ async fn captures_unconnected_udp_with_peers_from_the_call_arguments() {
     let mut captured: Vec<SocketEvent> = Vec::new();
     let collect = async {
         while let Some(event) = events.next().await {
-            let event = event.expect("decodable event");
+            let TracerEvent::Socket(event) = event.expect("decodable event") else {
+                continue;
+            };
             if event.pid == pid {
                 captured.push(event);
             }
@@ -384,7 +388,8 @@ async fn counts_events_dropped_on_a_full_ring_buffer() {
         ..TracerConfig::default()
     };
     let tracer = SocketTracer::load(&config).expect("load socket tracer");
-    assert_eq!(tracer.lost_events().unwrap(), 0);
+    // Other processes' exec and exit events may fill the unread page first.
+    let lost_before = tracer.lost_events().unwrap();
     let status = Command::new("python3")
         .args([
             "-c",
@@ -397,7 +402,7 @@ async fn counts_events_dropped_on_a_full_ring_buffer() {
         .expect("spawn python3");
     assert!(status.success());
     // 200 data events of ~616 bytes each cannot fit in 4 KiB.
-    let lost = tracer.lost_events().unwrap();
+    let lost = tracer.lost_events().unwrap() - lost_before;
     assert!(lost >= 150, "lost {lost}");
 }
 

@@ -137,7 +137,7 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log info;
 events {{ worker_connections 128; }}
 http {{
-    log_format request_ids '$request_id $status "$request_uri"';
+    log_format request_ids '$request_id $status $remote_port "$request_uri"';
     access_log {prefix}/access.log request_ids;
     client_body_temp_path {prefix}/client_body;
     proxy_temp_path {prefix}/proxy;
@@ -155,7 +155,8 @@ http {{
 }}
 """
 
-ACCESS_LOG_LINE = re.compile(r'^(?P<request_id>[0-9a-f]{32}) (?P<status>\d{3}) "(?P<uri>[^"]*)"$')
+ACCESS_LOG_LINE = re.compile(
+    r'^(?P<request_id>[0-9a-f]{32}) (?P<status>\d{3}) (?P<remote_port>\d+) "(?P<uri>[^"]*)"$')
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,8 @@ class AccessLogEntry:
     request_id: str
     status: int
     uri: str
+    # The client's port: tells apart requests with the same URI.
+    remote_port: int
 
 
 class GatewayStack:
@@ -224,17 +227,21 @@ class GatewayStack:
         assert result.returncode == 0, f"curl {path} failed: {result.stderr}"
         return int(result.stdout)
 
-    def access_log(self) -> dict[str, AccessLogEntry]:
-        """nginx's access log entries keyed by request URI (each test URI is unique)."""
+    def access_log_entries(self) -> list[AccessLogEntry]:
+        """nginx's access log entries in the order nginx wrote them."""
         path = self.nginx_prefix / "access.log"
-        entries = {}
+        entries = []
         if path.exists():
             for line in path.read_text().splitlines():
                 match = ACCESS_LOG_LINE.match(line)
                 assert match, f"unexpected access log line {line!r}"
-                entries[match["uri"]] = AccessLogEntry(match["request_id"], int(match["status"]),
-                                                       match["uri"])
+                entries.append(AccessLogEntry(match["request_id"], int(match["status"]),
+                                              match["uri"], int(match["remote_port"])))
         return entries
+
+    def access_log(self) -> dict[str, AccessLogEntry]:
+        """nginx's access log entries keyed by request URI (for tests whose URIs are unique)."""
+        return {entry.uri: entry for entry in self.access_log_entries()}
 
     def logs(self) -> str:
         parts = [f"--- {child.name} ---\n{child.log()}" for child in self.children]

@@ -12,6 +12,7 @@ only, not by process name. Runs as root (CI does); skipped otherwise.
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import time
 from pathlib import Path
@@ -201,3 +202,43 @@ def test_red_metrics_count_lookups_by_outcome(resolver):
         wait_until(lambda: red_count(resolver, pid, "client", outcome) == 1,
                    timeout=SPAN_TIMEOUT_S,
                    message=f"one {outcome} {transport} lookup counted for dig pid {pid}")
+
+
+def test_a_client_gone_before_its_events_are_read_keeps_its_command_line(resolver):
+    """The collector is stopped while `dig` runs and exits, so `/proc/<pid>` is gone when the
+    collector reads dig's events: the program start the kernel reported describes it."""
+    name = "gone.cormorant.test"
+    collector = resolver.collectors[0].process
+    collector.send_signal(signal.SIGSTOP)
+    try:
+        result = resolver.lookup("dig", name, "udp")
+        assert not Path(f"/proc/{result.pid}").exists()
+    finally:
+        collector.send_signal(signal.SIGCONT)
+    caller = resolver.wait_span(name, SPAN_KIND_CLIENT, result.pid)
+    assert caller.resource["process.executable.name"] == executable_name("dig"), caller.resource
+    command_line = caller.resource.get("process.command_line", "")
+    assert command_line.startswith(f"dig @127.0.0.1 -p {resolver.server.port} {name} A"), \
+        caller.resource
+
+
+def test_an_exited_process_series_go_out_once_more_then_stop(resolver):
+    """A dig process's RED series is exported with its final count after dig exits, and then
+    no more, while the server's series keep being exported."""
+    result = resolver.lookup("dig", RED_NAME, "tcp")
+
+    def dig_points_then_two_server_exports():
+        points = read_metric_points(resolver.metrics_path, "cormorant.ebpf.requests")
+        dig = [point for point in points if point.resource.get("process.pid") == result.pid]
+        if not dig:
+            return None
+        last = max(point.time_ns for point in dig)
+        later = {point.time_ns for point in points
+                 if point.resource.get("process.pid") == resolver.server.pid
+                 and point.time_ns > last}
+        return dig if len(later) >= 2 else None
+
+    dig = wait_until(dig_points_then_two_server_exports, timeout=SPAN_TIMEOUT_S,
+                     message=f"dig pid {result.pid}'s series to stop while the server's go on")
+    final = max(dig, key=lambda point: point.time_ns)
+    assert final.value == 1, final

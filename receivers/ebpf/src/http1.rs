@@ -4,6 +4,9 @@
 //! Heads are tokenised with `httparse` (the parser under hyper), which rejects garbage at the
 //! first invalid byte; the head size is bounded so a stream that never ends a head is dropped.
 
+use std::borrow::Cow;
+use std::mem::MaybeUninit;
+
 use crate::protocol::{
     BodyFraming, Confidence, Inference, L7Parser, MessageKind, ParseError, Parsed, Protocol,
     Request, Response,
@@ -30,6 +33,12 @@ const KNOWN_METHODS: [&[u8]; 14] = [
     b"COPY ",
     b"MOVE ",
 ];
+
+/// Room for a head's header lines, left for `httparse` to fill: initialising all
+/// [`MAX_HEADERS`] slots (4 KiB) would cost more than parsing a typical head.
+fn unfilled_headers<'buf>() -> [MaybeUninit<httparse::Header<'buf>>; MAX_HEADERS] {
+    [const { MaybeUninit::uninit() }; MAX_HEADERS]
+}
 
 /// Settings for [`Http1Parser`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,8 +169,14 @@ struct HeaderFacts {
     extra_headers: Vec<(String, String)>,
 }
 
+/// A header value as text: borrowed when it is valid UTF-8 (the ASCII check is much faster
+/// than the lossy conversion's), else with replacement characters.
+fn text(value: &[u8]) -> Cow<'_, str> {
+    std::str::from_utf8(value).map_or_else(|_| String::from_utf8_lossy(value), Cow::Borrowed)
+}
+
 fn header_text(value: &[u8]) -> String {
-    String::from_utf8_lossy(value).trim().to_owned()
+    text(value).trim().to_owned()
 }
 
 /// Parses a Content-Length value; a list of identical values (`5, 5`, sent by some proxies
@@ -209,12 +224,8 @@ impl Http1Parser {
         let mut facts = HeaderFacts::default();
         for header in headers {
             let name = header.name;
-            if facts
-                .trace_headers
-                .record(name, &String::from_utf8_lossy(header.value))
-            {
-                continue;
-            }
+            // None of these is a trace header, so they are matched first and only the other
+            // headers' values are converted to text for the trace header check.
             if name.eq_ignore_ascii_case("host") {
                 facts.host.get_or_insert_with(|| header_text(header.value));
             } else if name.eq_ignore_ascii_case("user-agent") {
@@ -236,11 +247,13 @@ impl Http1Parser {
                 facts.content_length = Some(length);
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 // Repeated Transfer-Encoding lines form one list; the last coding decides.
-                let last = String::from_utf8_lossy(header.value);
+                let last = text(header.value);
                 let last = last.rsplit(',').next().unwrap_or_default().trim();
                 if !last.is_empty() {
                     facts.chunked_last = Some(last.eq_ignore_ascii_case("chunked"));
                 }
+            } else if facts.trace_headers.record(name, &text(header.value)) {
+                continue;
             }
             if let Some(configured) = self
                 .extra_headers
@@ -258,9 +271,9 @@ impl Http1Parser {
     /// Parses a request head; public under a protocol-specific name so callers that know the
     /// protocol need not go through [`Request`].
     pub fn parse_http_request(&self, buf: &[u8]) -> Parsed<HttpRequest> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        let head_length = match request.parse(buf) {
+        let mut headers = unfilled_headers();
+        let mut request = httparse::Request::new(&mut []);
+        let head_length = match request.parse_with_uninit_headers(buf, &mut headers) {
             Ok(httparse::Status::Complete(length)) if length <= self.max_head_bytes => length,
             Ok(httparse::Status::Complete(_)) => return Parsed::Invalid(self.too_large()),
             Ok(httparse::Status::Partial) if buf.len() > self.max_head_bytes => {
@@ -305,21 +318,22 @@ impl Http1Parser {
         buf: &[u8],
         request_method: Option<&str>,
     ) -> Parsed<HttpResponse> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
+        let mut headers = unfilled_headers();
+        let mut response = httparse::Response::new(&mut []);
         let mut config = httparse::ParserConfig::default();
         config
             .allow_spaces_after_header_name_in_responses(true)
             .allow_multiple_spaces_in_response_status_delimiters(true);
-        let head_length = match config.parse_response(&mut response, buf) {
-            Ok(httparse::Status::Complete(length)) if length <= self.max_head_bytes => length,
-            Ok(httparse::Status::Complete(_)) => return Parsed::Invalid(self.too_large()),
-            Ok(httparse::Status::Partial) if buf.len() > self.max_head_bytes => {
-                return Parsed::Invalid(self.too_large());
-            }
-            Ok(httparse::Status::Partial) => return Parsed::NeedMore,
-            Err(error) => return Parsed::Invalid(httparse_error(error)),
-        };
+        let head_length =
+            match config.parse_response_with_uninit_headers(&mut response, buf, &mut headers) {
+                Ok(httparse::Status::Complete(length)) if length <= self.max_head_bytes => length,
+                Ok(httparse::Status::Complete(_)) => return Parsed::Invalid(self.too_large()),
+                Ok(httparse::Status::Partial) if buf.len() > self.max_head_bytes => {
+                    return Parsed::Invalid(self.too_large());
+                }
+                Ok(httparse::Status::Partial) => return Parsed::NeedMore,
+                Err(error) => return Parsed::Invalid(httparse_error(error)),
+            };
         let facts = match self.scan_headers(response.headers) {
             Ok(facts) => facts,
             Err(error) => return Parsed::Invalid(error),

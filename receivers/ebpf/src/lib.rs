@@ -13,6 +13,7 @@
 //! - [`receiver`]: the `ebpf` receiver (config, factory, event task, AutoTracing, spans).
 
 pub mod body;
+pub mod cgroup;
 pub mod dns;
 pub mod http1;
 pub mod pairing;

@@ -221,6 +221,10 @@ pub struct Connection {
     /// Set once an exchange switched the connection to another protocol; later bytes are not
     /// this parser's to judge.
     switched: bool,
+    /// Frames of the chunk being handled, kept between chunks so their lists are not
+    /// allocated per chunk; empty outside [`Connection::on_data_into`].
+    request_frames: Vec<Result<Frame<Request>, ParseError>>,
+    response_frames: Vec<Result<Frame<Response>, ParseError>>,
 }
 
 impl Connection {
@@ -233,6 +237,8 @@ impl Connection {
             responses: MessageStream::new(protocol, transport),
             pairer: Pairer::default(),
             switched: false,
+            request_frames: Vec::new(),
+            response_frames: Vec::new(),
         }
     }
 
@@ -259,17 +265,33 @@ impl Connection {
     /// Feeds one syscall's payload moved in `direction`.
     pub fn on_data(&mut self, direction: Direction, chunk: Chunk<'_>) -> Vec<ConnectionEvent> {
         let mut events = Vec::new();
+        self.on_data_into(direction, chunk, &mut events);
+        events
+    }
+
+    /// [`Connection::on_data`] appending to `events`, so a caller handling a stream of chunks
+    /// reuses one list instead of allocating one per chunk.
+    pub fn on_data_into(
+        &mut self,
+        direction: Direction,
+        chunk: Chunk<'_>,
+        events: &mut Vec<ConnectionEvent>,
+    ) {
         if self.switched {
-            return events;
+            return;
         }
         if direction == self.role.request_direction() {
             let parser = &self.parser;
-            for result in self.requests.push(chunk, |buf| parser.parse_request(buf)) {
+            let mut frames = std::mem::take(&mut self.request_frames);
+            self.requests
+                .push_into(chunk, |buf| parser.parse_request(buf), &mut frames);
+            for result in frames.drain(..) {
                 match result {
-                    Ok(frame) => self.queue_request(frame, &mut events),
+                    Ok(frame) => self.queue_request(frame, events),
                     Err(error) => events.push(ConnectionEvent::Invalid { direction, error }),
                 }
             }
+            self.request_frames = frames;
         } else {
             let parser = &self.parser;
             let pairer = &self.pairer;
@@ -281,18 +303,23 @@ impl Connection {
                     .pending()
                     .is_some_and(|response| response.correlation() == Correlation::Fifo),
             );
-            let results = self.responses.push(chunk, |buf| {
-                let parsed = parser.parse_response(buf, pairer.waiting(answered));
-                if let Parsed::Complete { message, .. } = &parsed
-                    && message.correlation() == Correlation::Fifo
-                {
-                    answered += 1;
-                }
-                parsed
-            });
-            for result in results {
+            let mut frames = std::mem::take(&mut self.response_frames);
+            self.responses.push_into(
+                chunk,
+                |buf| {
+                    let parsed = parser.parse_response(buf, pairer.waiting(answered));
+                    if let Parsed::Complete { message, .. } = &parsed
+                        && message.correlation() == Correlation::Fifo
+                    {
+                        answered += 1;
+                    }
+                    parsed
+                },
+                &mut frames,
+            );
+            for result in frames.drain(..) {
                 match result {
-                    Ok(frame) => match self.pair_response(frame, &mut events) {
+                    Ok(frame) => match self.pair_response(frame, events) {
                         ResponseOutcome::Paired(exchange) => {
                             let switches = exchange.switches_protocol();
                             events.push(ConnectionEvent::Exchange(exchange));
@@ -318,8 +345,8 @@ impl Connection {
                     }
                 }
             }
+            self.response_frames = frames;
         }
-        events
     }
 
     /// Pairs a response. A final in-order response with no request waiting answers the

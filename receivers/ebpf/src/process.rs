@@ -1,10 +1,17 @@
 //! Who a captured request belongs to: the process metadata behind each span's and each RED
 //! series' resource (`service.name`, `process.*`, `container.id`, `host.name`).
 //!
-//! The kernel tells us only a pid and the thread's `comm`; everything else is read from
-//! `/proc/<pid>`. Reading three files per event would cost more than the capture itself, so the
-//! answers are cached per pid. Pids are reused, so entries also expire after a while and can be
-//! dropped explicitly with [`ProcessCache::forget`].
+//! The kernel tells us only a pid and the thread's `comm` with each socket event; everything
+//! else is read from `/proc/<pid>`. Reading three files per event would cost more than the
+//! capture itself, so the answers are cached per pid. Pids are reused, so entries also expire
+//! after a while and can be dropped explicitly with [`ProcessCache::forget`].
+//!
+//! Short-lived clients (curl, dig, cron jobs) may exit before their first socket event is
+//! processed, when `/proc/<pid>` is gone. The kernel therefore also reports each program start
+//! ([`ProcessCache::exec`]: executable path, arguments, cgroup) and each process exit
+//! ([`ProcessCache::exited`]). `/proc` stays the first source while the process runs, so a
+//! process is described the same way whether or not its start was seen; the exec record is the
+//! fallback, with the container id found from the cgroup id ([`crate::cgroup`]).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -15,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value::Value};
 use cormorant_core::pdata::string_attribute;
+
+use crate::cgroup::CgroupResolver;
 
 /// Processes remembered at most; beyond this the oldest entries are read again when needed.
 pub const DEFAULT_CAPACITY: usize = 4096;
@@ -42,10 +51,45 @@ pub struct ProcessInfo {
     pub container_id: Option<String>,
 }
 
+/// A program start as the kernel reported it (`sched_process_exec`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecRecord {
+    pub pid: u32,
+    pub comm: String,
+    /// The cgroup (v2) id of the process, which names its container when it has exited.
+    pub cgroup_id: u64,
+    /// The path `execve` was given.
+    pub executable: Option<String>,
+    /// The arguments, as `/proc/<pid>/cmdline` has them.
+    pub arguments: Vec<String>,
+}
+
+/// The parts of an exec record only needed when `/proc` is gone.
+#[derive(Debug)]
+struct ExecDetails {
+    cgroup_id: u64,
+    executable: Option<String>,
+}
+
 #[derive(Debug)]
 struct CacheEntry {
     info: Arc<ProcessInfo>,
     read_at: Instant,
+    /// What an exec record told beyond `info`, until `/proc` has been tried.
+    exec: Option<ExecDetails>,
+    /// The sweep generation in which the process was reported exited.
+    exited_in: Option<u64>,
+}
+
+impl CacheEntry {
+    fn read(info: ProcessInfo, now: Instant) -> Self {
+        CacheEntry {
+            info: Arc::new(info),
+            read_at: now,
+            exec: None,
+            exited_in: None,
+        }
+    }
 }
 
 /// Process metadata by pid, read from a proc file system, bounded in size and age.
@@ -55,6 +99,9 @@ pub struct ProcessCache {
     capacity: usize,
     ttl: Duration,
     entries: HashMap<u32, CacheEntry>,
+    cgroups: CgroupResolver,
+    /// Counts [`ProcessCache::sweep_exited`] calls.
+    sweeps: u64,
 }
 
 impl ProcessCache {
@@ -71,7 +118,16 @@ impl ProcessCache {
             capacity: capacity.max(1),
             ttl,
             entries: HashMap::new(),
+            cgroups: CgroupResolver::default(),
+            sweeps: 0,
         }
+    }
+
+    /// Resolves the container of an exited process from its cgroup id under `resolver`'s
+    /// cgroup2 mount instead of the host's.
+    pub fn with_cgroups(mut self, resolver: CgroupResolver) -> Self {
+        self.cgroups = resolver;
+        self
     }
 
     /// The metadata of `pid`, read on first use and again once the entry is older than the
@@ -81,7 +137,29 @@ impl ProcessCache {
     pub fn get(&mut self, pid: u32, comm: &str) -> Arc<ProcessInfo> {
         let now = Instant::now();
         if let Some(entry) = self.entries.get_mut(&pid) {
-            if now.duration_since(entry.read_at) < self.ttl {
+            if let Some(exec) = entry.exec.take() {
+                entry.read_at = now;
+                entry.info = match read_running_process(&self.proc_root, pid) {
+                    Some(info) => Arc::new(info),
+                    None => {
+                        let mut info = ProcessInfo::clone(&entry.info);
+                        // `/proc/<pid>/exe` names the file a link points to (python3 ->
+                        // python3.11); the binary is still there to resolve the same way.
+                        if let Some(name) = exec
+                            .executable
+                            .filter(|path| path.starts_with('/'))
+                            .and_then(|path| fs::canonicalize(path).ok())
+                            .and_then(|path| executable_name_of(&path))
+                        {
+                            info.executable_name = name;
+                        }
+                        info.container_id = self.cgroups.container_of(exec.cgroup_id);
+                        Arc::new(info)
+                    }
+                };
+                return Arc::clone(&entry.info);
+            }
+            if entry.exited_in.is_some() || now.duration_since(entry.read_at) < self.ttl {
                 return Arc::clone(&entry.info);
             }
             if !self.proc_root.join(pid.to_string()).exists() {
@@ -89,18 +167,61 @@ impl ProcessCache {
                 return Arc::clone(&entry.info);
             }
         }
-        let info = Arc::new(read_process(&self.proc_root, pid, comm));
+        let entry = CacheEntry::read(read_process(&self.proc_root, pid, comm), now);
+        let info = Arc::clone(&entry.info);
+        self.insert(pid, entry, now);
+        info
+    }
+
+    /// Records a program start. It replaces what was known of the pid (the pid now runs
+    /// another program); `/proc` is still read on first use if the process runs then.
+    pub fn exec(&mut self, record: ExecRecord) {
+        let now = Instant::now();
+        let executable_name = record
+            .executable
+            .as_deref()
+            .or(record.arguments.first().map(String::as_str))
+            .and_then(|path| executable_name_of(Path::new(path)))
+            .unwrap_or_else(|| record.comm.clone());
+        let info = ProcessInfo {
+            pid: record.pid,
+            executable_name,
+            command_line: command_line_of(record.arguments.join("\0").as_bytes()),
+            container_id: None,
+        };
+        let entry = CacheEntry {
+            exec: Some(ExecDetails {
+                cgroup_id: record.cgroup_id,
+                executable: record.executable,
+            }),
+            ..CacheEntry::read(info, now)
+        };
+        self.insert(record.pid, entry, now);
+    }
+
+    /// Notes that `pid` exited. What is known of it stays until the second
+    /// [`ProcessCache::sweep_exited`] from now, so the spans and last RED points still waiting
+    /// to be exported get its resource.
+    pub fn exited(&mut self, pid: u32) {
+        if let Some(entry) = self.entries.get_mut(&pid) {
+            entry.exited_in = Some(self.sweeps);
+        }
+    }
+
+    /// Drops the processes that exited before the previous sweep. Called after each export of
+    /// the RED metrics.
+    pub fn sweep_exited(&mut self) {
+        self.sweeps += 1;
+        let sweeps = self.sweeps;
+        self.entries
+            .retain(|_, entry| entry.exited_in.is_none_or(|exited| exited + 1 >= sweeps));
+    }
+
+    fn insert(&mut self, pid: u32, entry: CacheEntry, now: Instant) {
         if !self.entries.contains_key(&pid) && self.entries.len() >= self.capacity {
             self.make_room(now);
         }
-        self.entries.insert(
-            pid,
-            CacheEntry {
-                info: Arc::clone(&info),
-                read_at: now,
-            },
-        );
-        info
+        self.entries.insert(pid, entry);
     }
 
     /// The cached metadata of `pid`, without reading anything.
@@ -148,6 +269,13 @@ impl ProcessCache {
     }
 }
 
+/// What `/proc` says of `pid` if the process still runs (its `exe` link resolves), else `None`.
+fn read_running_process(proc_root: &Path, pid: u32) -> Option<ProcessInfo> {
+    let exe = fs::read_link(proc_root.join(pid.to_string()).join("exe")).ok()?;
+    let name = executable_name_of(&exe)?;
+    Some(read_process(proc_root, pid, &name))
+}
+
 fn read_process(proc_root: &Path, pid: u32, comm: &str) -> ProcessInfo {
     let dir = proc_root.join(pid.to_string());
     let executable_name = fs::read_link(dir.join("exe"))
@@ -175,8 +303,7 @@ fn executable_name_of(target: &Path) -> Option<String> {
 }
 
 /// Reads `cmdline` (arguments separated and ended by NUL) as one space-separated line. Only
-/// the first [`MAX_COMMAND_LINE_BYTES`] are read. Programs that rewrite their title (nginx,
-/// postgres) leave NUL padding behind it, which is trimmed.
+/// the first [`MAX_COMMAND_LINE_BYTES`] are read.
 fn read_command_line(path: &Path) -> Option<String> {
     let mut raw = Vec::new();
     File::open(path)
@@ -184,13 +311,20 @@ fn read_command_line(path: &Path) -> Option<String> {
         .take(MAX_COMMAND_LINE_BYTES as u64)
         .read_to_end(&mut raw)
         .ok()?;
+    Some(command_line_of(&raw))
+}
+
+/// NUL-separated arguments as one space-separated line of at most [`MAX_COMMAND_LINE_BYTES`].
+/// Programs that rewrite their title (nginx, postgres) leave NUL padding behind it, which is
+/// trimmed.
+fn command_line_of(raw: &[u8]) -> String {
     let end = raw.iter().rposition(|&byte| byte != 0).map_or(0, |i| i + 1);
     let joined: Vec<u8> = raw[..end]
         .iter()
         .map(|&byte| if byte == 0 { b' ' } else { byte })
         .collect();
     let text = String::from_utf8_lossy(&joined);
-    Some(truncate_at_char_boundary(&text, MAX_COMMAND_LINE_BYTES).to_owned())
+    truncate_at_char_boundary(&text, MAX_COMMAND_LINE_BYTES).to_owned()
 }
 
 /// Lossy decoding can lengthen a cut multi-byte sequence (one byte becomes U+FFFD, three).

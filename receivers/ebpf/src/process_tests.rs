@@ -336,3 +336,116 @@ fn reads_this_very_process_from_the_real_proc() {
     let cgroup = fs::read_to_string("/proc/self/cgroup").unwrap();
     assert_eq!(info.container_id, container_id_from_cgroup(&cgroup));
 }
+
+fn curl_exec(pid: u32, cgroup_id: u64) -> ExecRecord {
+    ExecRecord {
+        pid,
+        comm: "curl".to_owned(),
+        cgroup_id,
+        executable: Some("/usr/bin/curl".to_owned()),
+        arguments: vec![
+            "curl".to_owned(),
+            "-s".to_owned(),
+            "http://127.0.0.1:8080/items".to_owned(),
+        ],
+    }
+}
+
+#[test]
+fn an_exited_process_is_described_by_its_exec_record() {
+    let proc_root = tempfile::tempdir().unwrap();
+    let cgroups = tempfile::tempdir().unwrap();
+    let container = cgroups.path().join(format!("docker/{DOCKER_ID}"));
+    fs::create_dir_all(&container).unwrap();
+    let cgroup_id = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&container).unwrap());
+    let mut cache = ProcessCache::new(proc_root.path().to_path_buf()).with_cgroups(
+        crate::cgroup::CgroupResolver::at(cgroups.path().to_path_buf()),
+    );
+
+    cache.exec(curl_exec(700, cgroup_id));
+    let info = cache.get(700, "curl");
+    assert_eq!(info.executable_name, "curl");
+    assert_eq!(info.command_line, "curl -s http://127.0.0.1:8080/items");
+    assert_eq!(info.container_id.as_deref(), Some(DOCKER_ID));
+    assert!(
+        Arc::ptr_eq(&info, &cache.get(700, "")),
+        "settled after first use"
+    );
+}
+
+#[test]
+fn proc_wins_over_the_exec_record_while_the_process_runs() {
+    let root = tempfile::tempdir().unwrap();
+    fake_process(
+        root.path(),
+        701,
+        "/usr/bin/python3.11",
+        b"python3\0backend.py\0",
+        &format!("0::/system.slice/docker-{CONTAINERD_ID}.scope\n"),
+    );
+    let mut cache = ProcessCache::new(root.path().to_path_buf());
+    cache.exec(ExecRecord {
+        pid: 701,
+        comm: "python3".to_owned(),
+        cgroup_id: 1,
+        executable: Some("/srv/backend.py".to_owned()),
+        arguments: vec!["python3".to_owned(), "backend.py".to_owned()],
+    });
+    let info = cache.get(701, "python3");
+    assert_eq!(info.executable_name, "python3.11");
+    assert_eq!(info.command_line, "python3 backend.py");
+    assert_eq!(info.container_id.as_deref(), Some(CONTAINERD_ID));
+}
+
+#[test]
+fn an_exec_replaces_what_was_known_of_the_pid() {
+    let root = tempfile::tempdir().unwrap();
+    fake_process(root.path(), 702, "/bin/bash", b"bash\0", "0::/\n");
+    let mut cache = ProcessCache::new(root.path().to_path_buf());
+    assert_eq!(cache.get(702, "bash").executable_name, "bash");
+    fs::remove_dir_all(root.path().join("702")).unwrap();
+    cache.exec(ExecRecord {
+        executable: None,
+        ..curl_exec(702, 0)
+    });
+    let info = cache.get(702, "bash");
+    assert_eq!(info.executable_name, "curl", "named after argv[0]");
+    assert_eq!(info.command_line, "curl -s http://127.0.0.1:8080/items");
+    assert_eq!(info.container_id, None);
+}
+
+#[test]
+fn exited_processes_are_dropped_at_the_second_sweep() {
+    let root = tempfile::tempdir().unwrap();
+    let mut cache = ProcessCache::new(root.path().to_path_buf());
+    cache.exec(curl_exec(703, 0));
+    cache.exec(curl_exec(704, 0));
+    cache.exited(703);
+    cache.exited(999);
+    cache.sweep_exited();
+    assert_eq!(
+        cache.get(703, "").command_line,
+        "curl -s http://127.0.0.1:8080/items",
+        "still described until the next export"
+    );
+    cache.sweep_exited();
+    assert!(cache.cached(703).is_none());
+    assert!(cache.cached(704).is_some(), "a running process stays");
+}
+
+#[test]
+fn an_exited_process_is_named_after_the_file_its_executable_link_points_to() {
+    let proc_root = tempfile::tempdir().unwrap();
+    let bin = tempfile::tempdir().unwrap();
+    fs::write(bin.path().join("python3.11"), b"").unwrap();
+    symlink("python3.11", bin.path().join("python3")).unwrap();
+    let mut cache = ProcessCache::new(proc_root.path().to_path_buf());
+    cache.exec(ExecRecord {
+        pid: 705,
+        comm: "python3".to_owned(),
+        cgroup_id: 0,
+        executable: Some(bin.path().join("python3").to_string_lossy().into_owned()),
+        arguments: vec!["python3".to_owned(), "client.py".to_owned()],
+    });
+    assert_eq!(cache.get(705, "python3").executable_name, "python3.11");
+}

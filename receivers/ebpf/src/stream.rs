@@ -145,25 +145,46 @@ impl<M: Framed> MessageStream<M> {
     pub fn push(
         &mut self,
         chunk: Chunk<'_>,
-        mut parse: impl FnMut(&[u8]) -> Parsed<M>,
+        parse: impl FnMut(&[u8]) -> Parsed<M>,
     ) -> Vec<Result<Frame<M>, ParseError>> {
         let mut out = Vec::new();
+        self.push_into(chunk, parse, &mut out);
+        out
+    }
+
+    /// [`MessageStream::push`] appending to `out`, so a caller reuses one list for every
+    /// chunk instead of allocating one per chunk.
+    pub fn push_into(
+        &mut self,
+        chunk: Chunk<'_>,
+        mut parse: impl FnMut(&[u8]) -> Parsed<M>,
+        out: &mut Vec<Result<Frame<M>, ParseError>>,
+    ) {
         if self.transport == Transport::Datagram {
-            self.push_datagram(chunk, &mut parse, &mut out);
-            return out;
+            self.push_datagram(chunk, &mut parse, out);
+            return;
         }
         let chunk_offset = self.buffer_offset + self.buffer.len() as u64;
         self.chunk_starts
             .push_back((chunk_offset, chunk.timestamp_ns));
-        self.buffer.extend_from_slice(chunk.data);
-        let used = self.drain_buffer(&mut parse, &mut out);
-        self.consume(used);
+        if self.buffer.is_empty() {
+            // Nothing is left over from earlier chunks (the usual case): the chunk is parsed
+            // where it lies, and only what it leaves unparsed is copied.
+            let used = self.drain(chunk.data, &mut parse, out);
+            self.buffer.extend_from_slice(&chunk.data[used..]);
+            self.buffer_offset += used as u64;
+        } else {
+            self.buffer.extend_from_slice(chunk.data);
+            let buffer = std::mem::take(&mut self.buffer);
+            let used = self.drain(&buffer, &mut parse, out);
+            self.buffer = buffer;
+            self.consume(used);
+        }
         let gap = chunk.length.saturating_sub(chunk.data.len()) as u64;
         if gap > 0 {
-            self.account_gap(gap, chunk.timestamp_ns, &mut out);
+            self.account_gap(gap, chunk.timestamp_ns, out);
         }
         self.prune_chunk_starts();
-        out
     }
 
     /// Ends the stream (socket closed): a body that runs until close ends here; anything else
@@ -219,37 +240,39 @@ impl<M: Framed> MessageStream<M> {
         out.push(result);
     }
 
-    /// Parses heads and skips bodies over the buffered bytes; returns how many were used.
-    fn drain_buffer(
+    /// Parses heads and skips bodies over `data`, the unparsed bytes from stream offset
+    /// `buffer_offset` on; returns how many were used.
+    fn drain(
         &mut self,
+        data: &[u8],
         parse: &mut impl FnMut(&[u8]) -> Parsed<M>,
         out: &mut Vec<Result<Frame<M>, ParseError>>,
     ) -> usize {
         let mut position = 0;
         loop {
             if let Some(pending) = self.pending.as_mut() {
-                match pending.skipper.feed(&self.buffer[position..]) {
+                match pending.skipper.feed(&data[position..]) {
                     Ok(Some(used)) => {
                         position += used;
                         let end = self.offset_at(position) - 1;
                         self.finish_pending(end, true, out);
                     }
-                    Ok(None) => return self.buffer.len(),
+                    Ok(None) => return data.len(),
                     Err(error) => {
-                        let end = self.offset_at(self.buffer.len()).saturating_sub(1);
+                        let end = self.offset_at(data.len()).saturating_sub(1);
                         self.finish_pending(end, false, out);
                         self.stats.invalid += 1;
                         out.push(Err(error));
-                        return self.buffer.len();
+                        return data.len();
                     }
                 }
             }
-            if position == self.buffer.len() {
+            if position == data.len() {
                 return position;
             }
-            match parse(&self.buffer[position..]) {
+            match parse(&data[position..]) {
                 Parsed::Complete { consumed, message } => {
-                    let consumed = consumed.clamp(1, self.buffer.len() - position);
+                    let consumed = consumed.clamp(1, data.len() - position);
                     let first = self.timestamp_at(self.offset_at(position));
                     position += consumed;
                     match BodySkipper::new(message.body()) {
@@ -273,20 +296,20 @@ impl<M: Framed> MessageStream<M> {
                     }
                 }
                 Parsed::NeedMore => {
-                    if self.buffer.len() - position > self.max_buffer {
+                    if data.len() - position > self.max_buffer {
                         self.stats.invalid += 1;
                         out.push(Err(ParseError::TooLarge {
                             protocol: self.protocol,
                             limit: self.max_buffer,
                         }));
-                        return self.buffer.len();
+                        return data.len();
                     }
                     return position;
                 }
                 Parsed::Invalid(error) => {
                     self.stats.invalid += 1;
                     out.push(Err(error));
-                    return self.buffer.len();
+                    return data.len();
                 }
             }
         }

@@ -6,8 +6,8 @@
 //!
 //! - **Trace headers**: an inbound request carrying `traceparent` (else B3, `uber-trace-id`,
 //!   `sw8`) joins the caller's trace under the caller's span.
-//! - **Thread association**: from the moment a thread reads an inbound request until it writes
-//!   the response, the requests that thread writes are children of the inbound one.
+//! - **Thread association**: a request a thread writes is a child of an inbound request that
+//!   thread read and has not answered yet (see below).
 //! - **TCP sequence**: on one host the client's `write_seq` of a request's first byte equals
 //!   the server's `copied_seq` for it, on the same 4-tuple seen from both ends. The server span
 //!   becomes the client span's child. The two events may arrive in either order; when the
@@ -15,17 +15,57 @@
 //!   link is recorded as an alias from the server's trace id to the client's and applied when
 //!   spans are emitted ([`AutoTracer::resolve`]).
 //!
+//! ## Thread association
+//!
+//! A thread-per-request server reads one request, makes its downstream calls and answers it
+//! before it reads the next, so "the request the thread is serving" is unambiguous. An
+//! event-loop server (nginx, Node.js, Redis-backed proxies) reads the requests of several
+//! clients on one thread and interleaves their downstream calls: it may read A, then B, then
+//! write the upstream request for A. So each thread keeps the inbound requests it read and has
+//! not answered yet, oldest first, and a request it writes picks its parent among them:
+//!
+//! 1. exactly one open inbound request: that one, for every request written until it is
+//!    answered (a handler calling several backends);
+//! 2. several: those whose HTTP method and target the outbound request repeats, since a proxy
+//!    forwards the request line it read ([`request_signature`]); without such a repeat, all
+//!    of them;
+//! 3. among those, the one the thread was serving (its most recent open request) when it
+//!    connected the socket the request is written on: nginx connects upstream right after it
+//!    read a request, but writes on the connection once it is established, possibly after
+//!    reading other requests, and not necessarily in the order it connected (a backend with a
+//!    full accept queue establishes later). This tells identical requests apart;
+//! 4. else the oldest that has no child yet, as an event loop serves in the order it reads;
+//! 5. when every one already has a child, the most recent.
+//!
+//! An inbound request stops being open when a response is written on its socket (the oldest
+//! open one of that socket is the one answered, as HTTP/1.x and RESP answer in order) or the
+//! socket is closed, whichever thread does it. A thread keeps at most
+//! [`MAX_OPEN_PER_THREAD`] open requests and each lives at most the time to live, so requests
+//! whose answer was never seen cannot pile up; such a request can still take one child that
+//! is not its own before rule 3 passes it over. The rules are a heuristic: an event loop whose
+//! downstream calls do not repeat the inbound request line (a Redis lookup, a rewritten path)
+//! and that makes several calls per request can still pick a sibling as parent.
+//!
 //! Everything here is bounded and forgets entries after a time to live, measured on the
 //! caller's clock (event timestamps), which keeps this module pure and testable.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hash};
 use std::net::SocketAddr;
 
+use foldhash::HashMap;
+use foldhash::fast::FixedState;
+
+use crate::protocol::Request;
 use crate::trace_context::TraceContext;
 
 /// How many hops an alias chain may have; longer chains only arise from loops.
 const MAX_ALIAS_HOPS: usize = 8;
+
+/// Unanswered inbound requests kept per thread. An event loop rarely has this many requests
+/// between reading them and forwarding them; past it the oldest, most likely one whose answer
+/// was missed, is forgotten.
+pub const MAX_OPEN_PER_THREAD: usize = 64;
 
 /// The ids of one span, as assigned when its request was seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,6 +88,10 @@ pub struct SeqKey {
 pub struct RequestSeen {
     pub pid: u32,
     pub tid: u32,
+    /// The socket the request went through: a response written on it answers it.
+    pub fd: i32,
+    /// [`request_signature`] of the request, matching a forwarded request to its inbound one.
+    pub signature: Option<u64>,
     /// The client-side view of the connection and the request's first TCP sequence; `None`
     /// for UDP or when the sequence of the request's first byte is unknown.
     pub seq: Option<SeqKey>,
@@ -82,7 +126,7 @@ struct ExpiringMap<K, V> {
 impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     fn new(limits: AutoTraceLimits) -> Self {
         ExpiringMap {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: VecDeque::new(),
             limits,
         }
@@ -107,6 +151,23 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     fn get(&self, key: &K, now_ns: u64) -> Option<&V> {
         let (value, stamp) = self.entries.get(key)?;
         (now_ns.saturating_sub(*stamp) <= self.limits.ttl_ns).then_some(value)
+    }
+
+    fn get_mut(&mut self, key: &K, now_ns: u64) -> Option<&mut V> {
+        let (value, stamp) = self.entries.get_mut(key)?;
+        (now_ns.saturating_sub(*stamp) <= self.limits.ttl_ns).then_some(value)
+    }
+
+    /// The value under `key` (a default one if it was missing or expired), stamped `now_ns`
+    /// so that it lives a full time to live from now. `None` only when the map holds nothing
+    /// (`max_entries` 0).
+    fn refreshed(&mut self, key: K, now_ns: u64) -> Option<&mut V>
+    where
+        V: Default,
+    {
+        let value = self.remove(&key, now_ns).unwrap_or_default();
+        self.insert(key, value, now_ns);
+        self.entries.get_mut(&key).map(|(value, _)| value)
     }
 
     fn remove(&mut self, key: &K, now_ns: u64) -> Option<V> {
@@ -143,10 +204,103 @@ struct ServerCandidate {
     span_id: [u8; 8],
 }
 
+/// An inbound request a thread read and has not answered yet.
+#[derive(Debug, Clone, Copy)]
+struct OpenInbound {
+    ids: SpanIds,
+    fd: i32,
+    signature: Option<u64>,
+    /// Whether a request the thread wrote was already made its child.
+    has_child: bool,
+    read_ns: u64,
+}
+
+/// The open inbound requests of one thread, oldest first, at most [`MAX_OPEN_PER_THREAD`].
+#[derive(Debug, Default)]
+struct OpenInbounds {
+    oldest_first: Vec<OpenInbound>,
+}
+
+impl OpenInbounds {
+    fn open(&mut self, inbound: OpenInbound, ttl_ns: u64) {
+        self.forget_older_than(inbound.read_ns, ttl_ns);
+        if self.oldest_first.len() >= MAX_OPEN_PER_THREAD {
+            self.oldest_first.remove(0);
+        }
+        self.oldest_first.push(inbound);
+    }
+
+    /// The parent of a request the thread writes now, by the rules in the module docs;
+    /// `connected_for` is the span the thread served when it connected the request's socket.
+    fn parent_for(
+        &mut self,
+        signature: Option<u64>,
+        connected_for: Option<[u8; 8]>,
+        now_ns: u64,
+        ttl_ns: u64,
+    ) -> Option<SpanIds> {
+        self.forget_older_than(now_ns, ttl_ns);
+        let chosen = match self.oldest_first.as_slice() {
+            [] => return None,
+            [_] => 0,
+            open => {
+                let repeats =
+                    |inbound: &OpenInbound| signature.is_some() && inbound.signature == signature;
+                let any_repeated = open.iter().any(repeats);
+                let candidate = |inbound: &OpenInbound| !any_repeated || repeats(inbound);
+                let served_at_connect =
+                    |inbound: &OpenInbound| Some(inbound.ids.span_id) == connected_for;
+                open.iter()
+                    .position(|inbound| candidate(inbound) && served_at_connect(inbound))
+                    .or_else(|| {
+                        open.iter()
+                            .position(|inbound| candidate(inbound) && !inbound.has_child)
+                    })
+                    .or_else(|| open.iter().rposition(candidate))
+                    .unwrap_or(open.len() - 1)
+            }
+        };
+        let inbound = &mut self.oldest_first[chosen];
+        inbound.has_child = true;
+        Some(inbound.ids)
+    }
+
+    /// A response went out on `fd`: its oldest open request there is answered.
+    fn answer(&mut self, fd: i32) {
+        if let Some(index) = self.oldest_first.iter().position(|open| open.fd == fd) {
+            self.oldest_first.remove(index);
+        }
+    }
+
+    /// `fd` was closed: its requests will get no answer from this thread.
+    fn close(&mut self, fd: i32) {
+        self.oldest_first.retain(|open| open.fd != fd);
+    }
+
+    /// The request the thread is serving now: the one it read last.
+    fn most_recent(&self) -> Option<&OpenInbound> {
+        self.oldest_first.last()
+    }
+
+    fn forget_older_than(&mut self, now_ns: u64, ttl_ns: u64) {
+        self.oldest_first
+            .retain(|open| now_ns.saturating_sub(open.read_ns) <= ttl_ns);
+    }
+
+    fn len(&self) -> usize {
+        self.oldest_first.len()
+    }
+}
+
 /// Assigns ids and resolves late links. One per receiver, driven by the event task.
 pub struct AutoTracer {
-    /// (pid, tid) → the server span the thread is serving.
-    threads: ExpiringMap<(u32, u32), SpanIds>,
+    /// (pid, tid) → the inbound requests the thread read and has not answered.
+    threads: ExpiringMap<(u32, u32), OpenInbounds>,
+    /// (pid, fd) → the thread that last read an inbound request from the socket, so that an
+    /// answer or a close by any thread ends that thread's open request.
+    readers: ExpiringMap<(u32, i32), u32>,
+    /// (pid, fd) → the span its thread was serving when it connected the socket.
+    connected_for: ExpiringMap<(u32, i32), [u8; 8]>,
     /// Client requests by sequence, for servers seen later.
     clients: ExpiringMap<SeqKey, SpanIds>,
     /// Server requests by sequence that no client claimed yet.
@@ -155,12 +309,16 @@ pub struct AutoTracer {
     aliases: ExpiringMap<[u8; 16], [u8; 16]>,
     /// Server span id → its client parent, learned after the server's ids were handed out.
     late_parents: ExpiringMap<[u8; 8], [u8; 8]>,
+    ttl_ns: u64,
 }
 
 impl AutoTracer {
     pub fn new(limits: AutoTraceLimits) -> AutoTracer {
         AutoTracer {
             threads: ExpiringMap::new(limits),
+            readers: ExpiringMap::new(limits),
+            connected_for: ExpiringMap::new(limits),
+            ttl_ns: limits.ttl_ns,
             clients: ExpiringMap::new(limits),
             servers: ExpiringMap::new(limits),
             aliases: ExpiringMap::new(limits),
@@ -169,7 +327,7 @@ impl AutoTracer {
     }
 
     /// Ids for a request the process read. `caller` is the context decoded from its trace
-    /// headers. The thread is associated with the new span until it writes its response.
+    /// headers. The request stays open on its thread until it is answered.
     pub fn server_request(&mut self, seen: RequestSeen, caller: Option<TraceContext>) -> SpanIds {
         let now = seen.timestamp_ns;
         let span_id = new_span_id();
@@ -200,16 +358,32 @@ impl AutoTracer {
             }
             ids
         };
-        self.threads.insert((seen.pid, seen.tid), ids, now);
+        let inbound = OpenInbound {
+            ids,
+            fd: seen.fd,
+            signature: seen.signature,
+            has_child: false,
+            read_ns: now,
+        };
+        if let Some(open) = self.threads.refreshed((seen.pid, seen.tid), now) {
+            open.open(inbound, self.ttl_ns);
+        }
+        self.readers.insert((seen.pid, seen.fd), seen.tid, now);
         ids
     }
 
-    /// Ids for a request the process wrote: a child of the server span its thread is
-    /// serving, if any, else a new trace. A server that already read this request (same
-    /// sequence) becomes its child through an alias.
+    /// Ids for a request the process wrote: a child of an open inbound request of its thread
+    /// (chosen as the module docs say), if any, else a new trace. A server that already read
+    /// this request (same sequence) becomes its child through an alias.
     pub fn client_request(&mut self, seen: RequestSeen) -> SpanIds {
         let now = seen.timestamp_ns;
-        let ids = match self.threads.get(&(seen.pid, seen.tid), now) {
+        let ttl_ns = self.ttl_ns;
+        let connected_for = self.connected_for.get(&(seen.pid, seen.fd), now).copied();
+        let parent = self
+            .threads
+            .get_mut(&(seen.pid, seen.tid), now)
+            .and_then(|open| open.parent_for(seen.signature, connected_for, now, ttl_ns));
+        let ids = match parent {
             Some(server) => SpanIds {
                 trace_id: server.trace_id,
                 span_id: new_span_id(),
@@ -235,9 +409,43 @@ impl AutoTracer {
         ids
     }
 
-    /// The thread wrote its response: later requests it writes belong to no inbound request.
-    pub fn response_written(&mut self, pid: u32, tid: u32, now_ns: u64) {
-        self.threads.remove(&(pid, tid), now_ns);
+    /// A response was written on socket `fd`: the oldest request open on it is answered, and
+    /// requests written later are no longer its children.
+    pub fn response_written(&mut self, pid: u32, fd: i32, now_ns: u64) {
+        if let Some(open) = self.open_on_socket(pid, fd, now_ns) {
+            open.answer(fd);
+        }
+    }
+
+    /// Thread `tid` connected socket `fd`: requests written on it most likely belong to the
+    /// request the thread is serving now, however late they are written.
+    pub fn socket_connected(&mut self, pid: u32, tid: u32, fd: i32, now_ns: u64) {
+        let serving = self
+            .threads
+            .get(&(pid, tid), now_ns)
+            .and_then(OpenInbounds::most_recent)
+            .map(|inbound| inbound.ids.span_id);
+        match serving {
+            Some(span_id) => self.connected_for.insert((pid, fd), span_id, now_ns),
+            None => {
+                self.connected_for.remove(&(pid, fd), now_ns);
+            }
+        }
+    }
+
+    /// Socket `fd` was closed: none of its open requests will be answered.
+    pub fn socket_closed(&mut self, pid: u32, fd: i32, now_ns: u64) {
+        if let Some(open) = self.open_on_socket(pid, fd, now_ns) {
+            open.close(fd);
+        }
+        self.readers.remove(&(pid, fd), now_ns);
+        self.connected_for.remove(&(pid, fd), now_ns);
+    }
+
+    /// The open requests of the thread that read from the socket last.
+    fn open_on_socket(&mut self, pid: u32, fd: i32, now_ns: u64) -> Option<&mut OpenInbounds> {
+        let reader = *self.readers.get(&(pid, fd), now_ns)?;
+        self.threads.get_mut(&(pid, reader), now_ns)
     }
 
     /// The ids a span is emitted with: its trace id after following aliases, and the parent
@@ -263,15 +471,24 @@ impl AutoTracer {
     /// Drops entries older than the time to live.
     pub fn expire(&mut self, now_ns: u64) {
         self.threads.expire(now_ns);
+        self.readers.expire(now_ns);
+        self.connected_for.expire(now_ns);
         self.clients.expire(now_ns);
         self.servers.expire(now_ns);
         self.aliases.expire(now_ns);
         self.late_parents.expire(now_ns);
     }
 
-    /// Entries held, over all maps (for tests and bounds checks).
+    /// Entries held, over all maps, open inbound requests counted one by one (for tests and
+    /// bounds checks).
     pub fn len(&self) -> usize {
-        self.threads.len()
+        self.threads
+            .entries
+            .values()
+            .map(|(open, _)| open.len())
+            .sum::<usize>()
+            + self.readers.len()
+            + self.connected_for.len()
             + self.clients.len()
             + self.servers.len()
             + self.aliases.len()
@@ -281,6 +498,21 @@ impl AutoTracer {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// What identifies a request when a proxy forwards it: a hash of the HTTP method and the
+/// target in origin form (an absolute-form target, as sent to a forward proxy, loses its
+/// scheme and authority). `None` for other protocols, whose requests are not forwarded as is.
+pub fn request_signature(request: &Request) -> Option<u64> {
+    let Request::Http(http) = request else {
+        return None;
+    };
+    let target = http.target.as_str();
+    let origin_form = match target.split_once("://") {
+        Some((_, rest)) if !target.starts_with('/') => rest.find('/').map_or("/", |at| &rest[at..]),
+        _ => target,
+    };
+    Some(FixedState::default().hash_one((http.method.as_str(), origin_form)))
 }
 
 /// A random, non-zero trace id (all zeros is invalid in OTLP).
@@ -304,143 +536,5 @@ fn new_span_id() -> [u8; 8] {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SECOND: u64 = 1_000_000_000;
-
-    fn tracer() -> AutoTracer {
-        AutoTracer::new(AutoTraceLimits {
-            max_entries: 4,
-            ttl_ns: 10 * SECOND,
-        })
-    }
-
-    fn seen(pid: u32, tid: u32, seq: Option<u32>, at: u64) -> RequestSeen {
-        RequestSeen {
-            pid,
-            tid,
-            seq: seq.map(|tcp_seq| SeqKey {
-                client: "127.0.0.1:50000".parse().unwrap(),
-                server: "127.0.0.1:8080".parse().unwrap(),
-                tcp_seq,
-            }),
-            timestamp_ns: at,
-        }
-    }
-
-    #[test]
-    fn requests_written_while_serving_are_children_until_the_response() {
-        let mut tracer = tracer();
-        let server = tracer.server_request(seen(10, 11, None, SECOND), None);
-        assert_eq!(server.parent_span_id, None);
-        let child = tracer.client_request(seen(10, 11, None, 2 * SECOND));
-        assert_eq!(child.trace_id, server.trace_id);
-        assert_eq!(child.parent_span_id, Some(server.span_id));
-        let other_thread = tracer.client_request(seen(10, 12, None, 2 * SECOND));
-        assert_ne!(other_thread.trace_id, server.trace_id);
-        assert_eq!(other_thread.parent_span_id, None);
-        tracer.response_written(10, 11, 3 * SECOND);
-        let after = tracer.client_request(seen(10, 11, None, 4 * SECOND));
-        assert_ne!(after.trace_id, server.trace_id);
-        assert_eq!(after.parent_span_id, None);
-    }
-
-    #[test]
-    fn trace_headers_win_over_every_other_link() {
-        let mut tracer = tracer();
-        let client = tracer.client_request(seen(1, 1, Some(7), SECOND));
-        let caller = TraceContext {
-            trace_id: [0xab; 16],
-            parent_span_id: [0xcd; 8],
-            sampled: Some(true),
-        };
-        let server = tracer.server_request(seen(2, 2, Some(7), SECOND), Some(caller));
-        assert_eq!(server.trace_id, [0xab; 16]);
-        assert_eq!(server.parent_span_id, Some([0xcd; 8]));
-        assert_ne!(server.trace_id, client.trace_id);
-        let child = tracer.client_request(seen(2, 2, None, 2 * SECOND));
-        assert_eq!(child.trace_id, [0xab; 16]);
-        assert_eq!(child.parent_span_id, Some(server.span_id));
-    }
-
-    #[test]
-    fn sequence_link_when_the_client_arrives_first() {
-        let mut tracer = tracer();
-        let client = tracer.client_request(seen(1, 1, Some(1000), SECOND));
-        let server = tracer.server_request(seen(2, 2, Some(1000), SECOND), None);
-        assert_eq!(server.trace_id, client.trace_id);
-        assert_eq!(server.parent_span_id, Some(client.span_id));
-        assert_eq!(tracer.resolve(server, SECOND), server);
-        let other = tracer.server_request(seen(2, 2, Some(2000), SECOND), None);
-        assert_ne!(other.trace_id, client.trace_id, "a different sequence");
-    }
-
-    #[test]
-    fn sequence_link_when_the_server_arrives_first_is_resolved_at_emission() {
-        let mut tracer = tracer();
-        let server = tracer.server_request(seen(2, 2, Some(1000), SECOND), None);
-        // The server calls a backend before its caller's client event shows up.
-        let grandchild = tracer.client_request(seen(2, 2, None, SECOND + 1));
-        assert_eq!(grandchild.trace_id, server.trace_id);
-        let client = tracer.client_request(seen(1, 1, Some(1000), SECOND + 2));
-        assert_ne!(
-            client.trace_id, server.trace_id,
-            "ids were already handed out"
-        );
-
-        let resolved = tracer.resolve(server, 2 * SECOND);
-        assert_eq!(resolved.trace_id, client.trace_id);
-        assert_eq!(resolved.parent_span_id, Some(client.span_id));
-        assert_eq!(resolved.span_id, server.span_id);
-        let resolved = tracer.resolve(grandchild, 2 * SECOND);
-        assert_eq!(
-            resolved.trace_id, client.trace_id,
-            "the alias covers the trace"
-        );
-        assert_eq!(resolved.parent_span_id, Some(server.span_id));
-        assert_eq!(tracer.resolve(client, 2 * SECOND), client);
-    }
-
-    #[test]
-    fn aliases_chain_across_hops() {
-        let mut tracer = tracer();
-        // gateway (pid 1) → backend (pid 2) → database (pid 3), every server event first.
-        let backend = tracer.server_request(seen(2, 2, Some(10), SECOND), None);
-        let backend_call = tracer.client_request(RequestSeen {
-            seq: Some(SeqKey {
-                client: "127.0.0.1:40000".parse().unwrap(),
-                server: "127.0.0.1:6379".parse().unwrap(),
-                tcp_seq: 20,
-            }),
-            ..seen(2, 2, None, SECOND)
-        });
-        let gateway = tracer.server_request(seen(1, 1, None, SECOND), None);
-        let gateway_call = tracer.client_request(seen(1, 1, Some(10), SECOND + 5));
-        assert_eq!(gateway_call.trace_id, gateway.trace_id);
-        for ids in [backend, backend_call] {
-            assert_eq!(tracer.resolve(ids, 2 * SECOND).trace_id, gateway.trace_id);
-        }
-    }
-
-    #[test]
-    fn entries_expire_and_maps_stay_bounded() {
-        let mut tracer = tracer();
-        let server = tracer.server_request(seen(5, 5, Some(1), SECOND), None);
-        let late = tracer.client_request(seen(5, 5, None, 20 * SECOND));
-        assert_ne!(late.trace_id, server.trace_id, "thread association expired");
-        let client = tracer.client_request(seen(9, 9, Some(1), 30 * SECOND));
-        assert_ne!(
-            tracer.resolve(server, 30 * SECOND).trace_id,
-            client.trace_id,
-            "the server candidate expired"
-        );
-        tracer.expire(100 * SECOND);
-        assert!(tracer.is_empty(), "{} entries left", tracer.len());
-
-        for tid in 0..100 {
-            tracer.server_request(seen(1, tid, Some(tid), 200 * SECOND), None);
-        }
-        assert!(tracer.len() <= 2 * 4, "{} entries", tracer.len());
-    }
-}
+#[path = "autotrace_tests.rs"]
+mod tests;

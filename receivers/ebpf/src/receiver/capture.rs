@@ -6,7 +6,6 @@
 //! entry's [`Connection`], ids from the [`AutoTracer`] when a request is seen, and a span plus
 //! a RED measurement when it completes.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -16,8 +15,9 @@ use cormorant_core::pdata::metrics::ResourceMetrics;
 use cormorant_core::pdata::resource::Resource;
 use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
 use cormorant_ebpf::{EventKind, SocketEvent, SocketRole, Transport as EventTransport};
+use foldhash::HashMap;
 
-use super::autotrace::{AutoTraceLimits, AutoTracer, RequestSeen, SeqKey};
+use super::autotrace::{AutoTraceLimits, AutoTracer, RequestSeen, SeqKey, request_signature};
 use super::config::EbpfReceiverConfig;
 use super::connections::{
     ChunkMeta, ConnectionKey, ConnectionTable, INFERENCE_ATTEMPTS, MessageOrigin, ParseState,
@@ -41,7 +41,9 @@ const REQUEST_TIMEOUT_NS: u64 = 30_000_000_000;
 /// A socket without traffic for this long is forgotten.
 const IDLE_TIMEOUT_NS: u64 = 300_000_000_000;
 
-/// Converts the kernel's monotonic timestamps to Unix time.
+/// Converts the kernel's monotonic timestamps to Unix time. The two clocks differ by an
+/// offset that moves only when the wall clock is stepped, so the capture reads it through
+/// this function once per housekeeping pass rather than twice per span.
 pub type Clock = fn(u64) -> u64;
 
 /// What the event processing produces and keeps.
@@ -61,6 +63,11 @@ pub struct Capture {
     metrics_since_unix_ns: u64,
     telemetry: EbpfTelemetry,
     clock: Clock,
+    /// Unix time minus monotonic time, from `clock`, refreshed by [`Capture::expire`].
+    unix_offset_ns: u64,
+    /// What the connection fed with the current chunk reported; kept between events so the
+    /// list is not allocated per event.
+    connection_events: Vec<ConnectionEvent>,
 }
 
 impl Capture {
@@ -86,7 +93,7 @@ impl Capture {
             datagram_parsers,
             table: ConnectionTable::new(MAX_CONNECTIONS),
             tracer: AutoTracer::new(AutoTraceLimits::default()),
-            spans: HashMap::new(),
+            spans: HashMap::default(),
             span_count: 0,
             red: RedMetrics::new(DEFAULT_DURATION_BOUNDS.to_vec()),
             processes: ProcessCache::new(PathBuf::from("/proc")),
@@ -94,6 +101,8 @@ impl Capture {
             metrics_since_unix_ns: unix_now_ns(),
             telemetry,
             clock,
+            unix_offset_ns: clock(0),
+            connection_events: Vec::new(),
         }
     }
 
@@ -124,11 +133,11 @@ impl Capture {
         match event.kind {
             EventKind::Close => {
                 if let Some(entry) = self.table.remove(&key) {
-                    // A thread closing the connection it served is done with its request,
-                    // answered or not: its later requests must not become children of it.
+                    // A closed connection's requests are done, answered or not: later
+                    // requests the process writes must not become children of them.
                     if matches!(&entry.state, ParseState::Parsing(c) if c.role() == Role::Server) {
                         self.tracer
-                            .response_written(event.pid, event.tid, event.timestamp_ns);
+                            .socket_closed(event.pid, event.fd, event.timestamp_ns);
                     }
                     self.close_entry(key, entry, event.timestamp_ns);
                 }
@@ -150,8 +159,16 @@ impl Capture {
                     event.timestamp_ns,
                 );
                 self.insert(key, entry, event.timestamp_ns, &event.comm);
+                if role == SocketRole::Client {
+                    self.tracer.socket_connected(
+                        event.pid,
+                        event.tid,
+                        event.fd,
+                        event.timestamp_ns,
+                    );
+                }
             }
-            EventKind::Data => self.on_data(key, transport, event),
+            EventKind::Data => self.on_data(key, transport, &event),
         }
     }
 
@@ -173,7 +190,7 @@ impl Capture {
         }
     }
 
-    fn on_data(&mut self, key: ConnectionKey, transport: &'static str, event: SocketEvent) {
+    fn on_data(&mut self, key: ConnectionKey, transport: &'static str, event: &SocketEvent) {
         if self.table.get_mut(&key).is_none() {
             let entry = TrackedConnection::new(
                 event.local,
@@ -211,22 +228,30 @@ impl Capture {
                 .unwrap_or(0)
                 .max(event.payload.len()),
         };
-        let (events, role) = match &mut entry.state {
+        let mut events = std::mem::take(&mut self.connection_events);
+        let role = match &mut entry.state {
             ParseState::Parsing(connection) => {
-                (connection.on_data(direction, chunk), connection.role())
+                connection.on_data_into(direction, chunk, &mut events);
+                connection.role()
             }
             ParseState::Unclassified { .. } | ParseState::Ignored => return,
         };
-        self.apply(key, events, None);
+        self.apply(key, events.drain(..), None);
+        self.connection_events = events;
         if role == Role::Server && direction == Direction::Egress {
             self.tracer
-                .response_written(event.pid, event.tid, event.timestamp_ns);
+                .response_written(event.pid, event.fd, event.timestamp_ns);
         }
     }
 
     /// Handles what a connection reported. `closed_at` is the close time when the
     /// connection ended, which then ends its unanswered requests.
-    fn apply(&mut self, key: ConnectionKey, events: Vec<ConnectionEvent>, closed_at: Option<u64>) {
+    fn apply(
+        &mut self,
+        key: ConnectionKey,
+        events: impl IntoIterator<Item = ConnectionEvent>,
+        closed_at: Option<u64>,
+    ) {
         for event in events {
             match event {
                 ConnectionEvent::RequestSeen { sequence } => self.request_seen(key, sequence),
@@ -301,6 +326,7 @@ impl Capture {
             }
             _ => None,
         };
+        let signature = request_signature(&pending.request.message);
         let origin = entry
             .message_origin(role.request_direction(), first, last)
             .unwrap_or(MessageOrigin {
@@ -315,6 +341,8 @@ impl Capture {
         let seen = RequestSeen {
             pid: key.pid,
             tid: origin.tid,
+            fd: key.fd,
+            signature,
             seq: origin.tcp_seq.map(|tcp_seq| SeqKey {
                 client,
                 server,
@@ -354,6 +382,8 @@ impl Capture {
                 let seen = RequestSeen {
                     pid: key.pid,
                     tid: origin.tid,
+                    fd: key.fd,
+                    signature: None,
                     seq: None,
                     timestamp_ns: entry.last_seen_ns,
                 };
@@ -414,8 +444,8 @@ impl Capture {
 
     fn timing(&self, start_ns: u64, end_ns: u64) -> Timing {
         Timing {
-            start_unix_ns: (self.clock)(start_ns),
-            end_unix_ns: (self.clock)(end_ns),
+            start_unix_ns: start_ns.saturating_add(self.unix_offset_ns),
+            end_unix_ns: end_ns.saturating_add(self.unix_offset_ns),
         }
     }
 
@@ -453,6 +483,7 @@ impl Capture {
     /// Reports requests waiting longer than the timeout and forgets idle sockets and stale
     /// AutoTracing state; `now_ns` is on the kernel's monotonic clock.
     pub fn expire(&mut self, now_ns: u64) {
+        self.unix_offset_ns = (self.clock)(0);
         let deadline = now_ns.saturating_sub(REQUEST_TIMEOUT_NS);
         let expired: Vec<(ConnectionKey, Vec<ConnectionEvent>)> = self
             .table
@@ -475,6 +506,9 @@ impl Capture {
             self.close_entry(key, entry, now_ns);
         }
         self.tracer.expire(now_ns);
+        if !self.config.metrics.enabled {
+            self.sweep_exited_processes();
+        }
     }
 
     /// The spans built so far, grouped by process, with each process's resource.
@@ -504,9 +538,11 @@ impl Capture {
         let since = std::mem::replace(&mut self.metrics_since_unix_ns, now);
         let processes = &mut self.processes;
         let host_name = &self.host_name;
-        self.red.collect(since, now, |pid| {
+        let metrics = self.red.collect(since, now, |pid| {
             resource_attributes(&processes.get(pid, ""), host_name)
-        })
+        });
+        self.sweep_exited_processes();
+        metrics
     }
 
     /// The resource attributes of a traced process (cached since its first socket event).
@@ -575,6 +611,9 @@ fn classify(
     };
     ParseState::Parsing(Box::new(Connection::new(parser.clone(), role, transport)))
 }
+
+#[path = "process_events.rs"]
+mod process_events;
 
 #[cfg(test)]
 #[path = "capture_tests.rs"]

@@ -302,3 +302,89 @@ fn closing_a_served_connection_ends_the_thread_association() {
     assert!(client.1.parent_span_id.is_empty(), "{:?}", client.1);
     assert_ne!(client.1.trace_id, server.1.trace_id);
 }
+
+/// Above the kernel's PID_MAX_LIMIT: no process on the test machine has this pid.
+const EXITED_CLIENT: u32 = 4_194_400;
+
+fn process_event(
+    kind: cormorant_ebpf::ProcessEventKind,
+    timestamp_ns: u64,
+) -> cormorant_ebpf::ProcessEvent {
+    cormorant_ebpf::ProcessEvent {
+        kind,
+        timestamp_ns,
+        tgid: EXITED_CLIENT,
+        cgroup_id: 0,
+        comm: "curl".to_owned(),
+        executable: Some("/usr/bin/curl".to_owned()),
+        command_line: vec!["curl".to_owned(), "http://gw:8080/api/v1/orders".to_owned()],
+    }
+}
+
+fn metric_pids(metrics: &[ResourceMetrics]) -> Vec<i64> {
+    metrics
+        .iter()
+        .filter_map(|resource_metrics| {
+            let resource = resource_metrics.resource.as_ref()?;
+            let pid = resource
+                .attributes
+                .iter()
+                .find(|kv| kv.key == "process.pid")?;
+            match pid.value.as_ref()?.value.as_ref()? {
+                cormorant_core::pdata::common::any_value::Value::IntValue(pid) => Some(*pid),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_process_exit_ends_its_connections_then_its_series() {
+    use cormorant_ebpf::ProcessEventKind;
+    let mut capture = capture("{}");
+    capture.handle_process(process_event(ProcessEventKind::Exec, 1));
+    let client = Event::on(EXITED_CLIENT, EXITED_CLIENT, 3, 50_003, 8080);
+    capture.handle(client.connect(2));
+    capture.handle(client.write(1, 10, REQUEST));
+    assert_eq!(capture.connections(), 1);
+
+    capture.handle_process(process_event(ProcessEventKind::Exit, 600));
+    assert_eq!(capture.connections(), 0, "the exit closed the socket");
+    let spans = capture.take_spans();
+    assert_eq!(spans.len(), 1);
+    let resource = &spans[0].resource.as_ref().unwrap().attributes;
+    let command_line = resource
+        .iter()
+        .find(|kv| kv.key == "process.command_line")
+        .and_then(|kv| kv.value.clone());
+    assert_eq!(
+        command_line.and_then(|value| value.value),
+        Some(
+            cormorant_core::pdata::common::any_value::Value::StringValue(
+                "curl http://gw:8080/api/v1/orders".to_owned()
+            )
+        ),
+        "described by its exec record: /proc has no such pid"
+    );
+    let span = &spans[0].scope_spans[0].spans[0];
+    assert_eq!(
+        span.end_time_unix_nano, 1_600,
+        "unanswered, ended at the exit"
+    );
+    assert_eq!(span.status.as_ref().unwrap().code, StatusCode::Error as i32);
+
+    assert_eq!(
+        metric_pids(&capture.collect_metrics()),
+        vec![i64::from(EXITED_CLIENT)],
+        "the last count goes out once more"
+    );
+    assert!(metric_pids(&capture.collect_metrics()).is_empty());
+}
+
+#[test]
+fn process_events_of_filtered_processes_are_ignored() {
+    use cormorant_ebpf::ProcessEventKind;
+    let mut capture = capture("comm: {include: [nginx]}");
+    capture.handle_process(process_event(ProcessEventKind::Exec, 1));
+    assert!(capture.processes.cached(EXITED_CLIENT).is_none());
+}

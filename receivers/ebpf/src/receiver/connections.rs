@@ -5,10 +5,13 @@
 //! recently active eighth is evicted in one go (cheaper than exact LRU bookkeeping on every
 //! event), and entries idle for too long are dropped by [`ConnectionTable::evict_idle`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use cormorant_ebpf::SocketRole;
+// Keys are small integers the kernel hands out, not attacker-chosen strings: a fast
+// non-cryptographic hash is safe here, and several lookups happen per event.
+use foldhash::HashMap;
 
 use super::autotrace::SpanIds;
 use crate::pairing::Connection;
@@ -114,7 +117,7 @@ impl TrackedConnection {
             kernel_role,
             state: ParseState::Unclassified { attempts: 0 },
             last_seen_ns: now_ns,
-            requests: HashMap::new(),
+            requests: HashMap::default(),
             chunks: [VecDeque::new(), VecDeque::new()],
         }
     }
@@ -139,9 +142,10 @@ impl TrackedConnection {
         last_byte_ns: u64,
     ) -> Option<MessageOrigin> {
         let chunks = &mut self.chunks[slot(direction)];
+        // Searched from the newest: the message just completed, so its chunks are recent.
         let first = chunks
             .iter()
-            .position(|chunk| chunk.timestamp_ns == first_byte_ns)?;
+            .rposition(|chunk| chunk.timestamp_ns == first_byte_ns)?;
         let chunk = chunks[first];
         let origin = MessageOrigin {
             tid: chunk.tid,
@@ -151,6 +155,7 @@ impl TrackedConnection {
         chunks[first].used = true;
         if let Some(last) = chunks
             .iter_mut()
+            .rev()
             .find(|chunk| chunk.timestamp_ns == last_byte_ns)
         {
             last.used = true;
@@ -168,7 +173,7 @@ pub struct ConnectionTable {
 impl ConnectionTable {
     pub fn new(capacity: usize) -> Self {
         ConnectionTable {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             capacity: capacity.max(8),
         }
     }
@@ -224,6 +229,21 @@ impl ConnectionTable {
             .map(|(key, _)| *key)
             .collect();
         stale
+            .into_iter()
+            .filter_map(|key| self.entries.remove(&key).map(|entry| (key, entry)))
+            .collect()
+    }
+
+    /// Removes the entries of process `pid`, which exited: the kernel closes its sockets
+    /// without a `close` call.
+    pub fn remove_process(&mut self, pid: u32) -> Vec<(ConnectionKey, TrackedConnection)> {
+        let owned: Vec<ConnectionKey> = self
+            .entries
+            .keys()
+            .filter(|key| key.pid == pid)
+            .copied()
+            .collect();
+        owned
             .into_iter()
             .filter_map(|key| self.entries.remove(&key).map(|entry| (key, entry)))
             .collect()

@@ -2,6 +2,7 @@
 //! metrics, and detaches everything on shutdown.
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -11,9 +12,9 @@ use cormorant_core::{
     ReceiverConsumers, SharedConsumer, Signal,
 };
 use cormorant_ebpf::{
-    EventError, EventStream, SocketTracer, TracerConfig, monotonic_to_unix_nanos,
+    EventError, EventStream, SocketTracer, TracerConfig, TracerEvent, monotonic_to_unix_nanos,
 };
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::{Mutex, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -26,6 +27,10 @@ use super::telemetry::EbpfTelemetry;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// ...or as soon as this many are waiting.
 const FLUSH_SPANS: usize = 512;
+/// Events handled per wakeup of the event task before the timers get a look: reading what
+/// the ring buffer holds in one go spares a pass through `select!` (the stop signal and three
+/// timers) per event, while the bound keeps a flood from delaying the span flush.
+const MAX_BATCH: usize = 1024;
 /// Request timeouts, idle sockets and the lost-events counter are checked this often.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 /// Payloads queued per signal between the event task and the pipeline. The event task
@@ -205,6 +210,7 @@ impl EventTask {
         for timer in [&mut flush, &mut housekeeping, &mut metrics] {
             timer.set_missed_tick_behavior(MissedTickBehavior::Delay);
         }
+        let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             tokio::select! {
                 // Timers before events: under a steady event flow they would starve.
@@ -213,28 +219,47 @@ impl EventTask {
                 _ = flush.tick() => self.ship_spans(),
                 _ = metrics.tick(), if self.metrics.is_some() => self.ship_metrics(),
                 _ = housekeeping.tick() => self.housekeeping(),
-                event = events.next() => match event {
-                    Some(Ok(event)) => {
-                        self.capture.handle(event);
-                        if self.capture.pending_spans() >= FLUSH_SPANS {
-                            self.ship_spans();
-                        }
-                    }
-                    Some(Err(EventError::Decode(error))) => {
-                        tracing::debug!(receiver = %self.id, "skipped socket event: {error}");
-                    }
-                    Some(Err(EventError::Io(error))) => {
-                        tracing::error!(receiver = %self.id, "eBPF ring buffer failed, capture stops: {error}");
+                open = read_batch(&mut events, &mut batch) => {
+                    let behind = batch.len() == MAX_BATCH;
+                    let failed = batch.drain(..).any(|event| !self.process(event));
+                    if failed || !open {
                         break;
                     }
-                    None => break,
-                },
+                    if behind {
+                        // Reading the ring uses no coop budget, so while it stays full this
+                        // task would never yield: the output tasks it just queued payloads
+                        // for (often in this worker's LIFO slot, which is not stolen) would
+                        // wait, and their queues would overflow.
+                        tokio::task::yield_now().await;
+                    }
+                }
             }
         }
         self.ship_spans();
         self.ship_metrics();
         drop(events);
         tracing::info!(receiver = %self.id, "eBPF socket tracer detached");
+    }
+
+    /// Handles one item of the event stream; false when the stream failed for good.
+    fn process(&mut self, event: Result<TracerEvent, EventError>) -> bool {
+        match event {
+            Ok(TracerEvent::Socket(event)) => {
+                self.capture.handle(event);
+                if self.capture.pending_spans() >= FLUSH_SPANS {
+                    self.ship_spans();
+                }
+            }
+            Ok(TracerEvent::Process(event)) => self.capture.handle_process(event),
+            Err(EventError::Decode(error)) => {
+                tracing::debug!(receiver = %self.id, "skipped socket event: {error}");
+            }
+            Err(EventError::Io(error)) => {
+                tracing::error!(receiver = %self.id, "eBPF ring buffer failed, capture stops: {error}");
+                return false;
+            }
+        }
+        true
     }
 
     fn housekeeping(&mut self) {
@@ -272,6 +297,26 @@ impl EventTask {
             &self.receiver_telemetry,
         );
     }
+}
+
+/// Moves the events the stream has ready into `batch` (at most [`MAX_BATCH`]); waits when none
+/// is ready. Resolves to false once the stream has ended.
+async fn read_batch<S>(events: &mut S, batch: &mut Vec<S::Item>) -> bool
+where
+    S: Stream + Unpin,
+{
+    std::future::poll_fn(|cx| {
+        while batch.len() < MAX_BATCH {
+            match events.poll_next_unpin(cx) {
+                Poll::Ready(Some(event)) => batch.push(event),
+                Poll::Ready(None) => return Poll::Ready(false),
+                Poll::Pending if batch.is_empty() => return Poll::Pending,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Ready(true)
+    })
+    .await
 }
 
 /// Queues a payload for delivery without waiting; a full queue drops it (counted refused).
@@ -345,4 +390,51 @@ fn monotonic_now_ns() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_nanos() as u64);
     unix_now.saturating_sub(monotonic_to_unix_nanos(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::channel::mpsc as channel;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_takes_what_is_ready_up_to_the_bound() {
+        let mut events = futures::stream::iter(0..2 * MAX_BATCH + 5);
+        let mut batch = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            let open = read_batch(&mut events, &mut batch).await;
+            sizes.push((batch.len(), open));
+            batch.clear();
+            if !open {
+                break;
+            }
+        }
+        assert_eq!(
+            sizes,
+            [(MAX_BATCH, true), (MAX_BATCH, true), (5, false)],
+            "an ended stream still hands over its last events"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_does_not_wait_for_more_than_is_ready() {
+        let (sender, mut events) = channel::unbounded();
+        for event in 0..3 {
+            sender.unbounded_send(event).unwrap();
+        }
+        let mut batch = Vec::new();
+        assert!(read_batch(&mut events, &mut batch).await);
+        assert_eq!(batch, [0, 1, 2]);
+        batch.clear();
+        let pending = tokio::time::timeout(
+            Duration::from_millis(50),
+            read_batch(&mut events, &mut batch),
+        );
+        assert!(pending.await.is_err(), "nothing ready: the batch waits");
+        drop(sender);
+        assert!(!read_batch(&mut events, &mut batch).await);
+        assert!(batch.is_empty());
+    }
 }

@@ -1,7 +1,7 @@
 //! Building OTLP spans from paired exchanges, with the attribute names the contract and the
 //! ClickHouse exporter's eBPF columns expect.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use cormorant_core::pdata::common::{AnyValue, ArrayValue, KeyValue, any_value::Value};
 use cormorant_core::pdata::trace::{Span, Status, span::SpanKind, status::StatusCode};
@@ -39,6 +39,11 @@ pub struct Timing {
 /// `url.path` cut to its first two segments: `/api/v1/users/42` → `/api/v1`. Endpoints keep
 /// span names and metric labels low-cardinality while still telling routes apart.
 pub fn http_endpoint(path: &str) -> String {
+    http_endpoint_of(path).to_owned()
+}
+
+/// [`http_endpoint`] as a slice of `path`, for the span name that embeds it.
+fn http_endpoint_of(path: &str) -> &str {
     let mut end = path.len();
     let mut slashes = 0;
     for (index, byte) in path.bytes().enumerate() {
@@ -51,11 +56,7 @@ pub fn http_endpoint(path: &str) -> String {
         }
     }
     let endpoint = &path[..end];
-    if endpoint.is_empty() {
-        "/".to_owned()
-    } else {
-        endpoint.to_owned()
-    }
+    if endpoint.is_empty() { "/" } else { endpoint }
 }
 
 /// The RED `cormorant.endpoint` of a request: HTTP endpoint, Redis command, DNS query type.
@@ -89,6 +90,37 @@ fn dns_type(message: &DnsMessage) -> String {
         (None, Some(number)) => format!("TYPE{number}"),
         (None, None) => "UNKNOWN".to_owned(),
     }
+}
+
+/// Most attributes a span gets (the HTTP case with a request id); reserved up front so the
+/// list is not regrown while it is built.
+const TYPICAL_ATTRIBUTES: usize = 20;
+
+/// An address as text, IPv4 without going through `fmt` (three of these per span).
+fn ip_text(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let mut text = String::with_capacity(15);
+            let mut digits = itoa::Buffer::new();
+            for (index, octet) in v4.octets().into_iter().enumerate() {
+                if index > 0 {
+                    text.push('.');
+                }
+                text.push_str(digits.format(octet));
+            }
+            text
+        }
+        IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
+/// `"GET /api/v1"`: the method and the endpoint, the span name of an HTTP request.
+fn joined(first: &str, second: &str) -> String {
+    let mut name = String::with_capacity(first.len() + 1 + second.len());
+    name.push_str(first);
+    name.push(' ');
+    name.push_str(second);
+    name
 }
 
 /// Header values are string arrays in the semantic conventions (a header may repeat).
@@ -168,21 +200,22 @@ fn base_span(ids: SpanIds, site: &CaptureSite, request: &Request, timing: Timing
         Role::Server => (site.local, site.remote),
         Role::Client => (site.remote, site.local),
     };
-    let mut attributes = vec![
+    let mut attributes = Vec::with_capacity(TYPICAL_ATTRIBUTES);
+    attributes.extend([
         string_attribute("cormorant.span.source", SPAN_SOURCE),
         string_attribute("cormorant.l7.protocol", request.protocol().as_str()),
         string_attribute("network.transport", site.transport),
-        string_attribute("network.peer.address", site.remote.ip().to_string()),
+        string_attribute("network.peer.address", ip_text(site.remote.ip())),
         int_attribute("network.peer.port", i64::from(site.remote.port())),
         int_attribute("server.port", i64::from(server.port())),
         int_attribute("client.port", i64::from(client.port())),
         int_attribute("thread.id", i64::from(site.thread_id)),
-    ];
+    ]);
     // An unconnected UDP socket, or one bound to the wildcard, has no address of its own until
     // the kernel routes each datagram: the wildcard would name no host, so it is left out.
     for (key, address) in [("server.address", server), ("client.address", client)] {
         if !address.ip().is_unspecified() {
-            attributes.push(string_attribute(key, address.ip().to_string()));
+            attributes.push(string_attribute(key, ip_text(address.ip())));
         }
     }
     if let Some(seq) = site.request_seq {
@@ -222,17 +255,21 @@ fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> Stri
             if let Some(agent) = &http.user_agent {
                 attributes.push(string_attribute("user_agent.original", agent.clone()));
             }
-            attributes.push(string_attribute(
-                "network.protocol.version",
-                format!("1.{}", http.minor_version),
-            ));
+            let version = match http.minor_version {
+                0 => "1.0",
+                _ => "1.1",
+            };
+            attributes.push(string_attribute("network.protocol.version", version));
             if let Some(id) = &http.request_id {
                 attributes.push(string_array("http.request.header.x-request-id", id));
             }
             for (name, value) in &http.extra_headers {
                 attributes.push(string_array(&format!("http.request.header.{name}"), value));
             }
-            format!("{} {}", http.method, endpoint(request))
+            joined(
+                &http.method,
+                http_endpoint_of(http.path().unwrap_or(&http.target)),
+            )
         }
         Request::Redis(command) => {
             attributes.push(string_attribute("db.system.name", "redis"));
@@ -240,7 +277,7 @@ fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> Stri
             if let Some(key) = &command.key {
                 attributes.push(string_attribute(
                     "db.query.summary",
-                    format!("{} {key}", command.name),
+                    joined(&command.name, key),
                 ));
             }
             command.name.clone()
@@ -254,7 +291,7 @@ fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> Stri
                 "cormorant.dns.question.type",
                 qtype.clone(),
             ));
-            format!("DNS {qtype}")
+            joined("DNS", &qtype)
         }
     }
 }

@@ -277,3 +277,21 @@ fn endpoints_keep_two_segments() {
         assert_eq!(http_endpoint(path), expected, "{path}");
     }
 }
+
+#[test]
+fn addresses_read_as_the_standard_text() {
+    for address in [
+        "0.0.0.0",
+        "1.2.3.4",
+        "10.0.0.255",
+        "127.0.0.1",
+        "255.255.255.255",
+        "::1",
+        "fd00::5",
+        "::ffff:10.1.2.3",
+    ] {
+        let ip: IpAddr = address.parse().unwrap();
+        assert_eq!(ip_text(ip), ip.to_string());
+        assert_eq!(ip_text(ip), address);
+    }
+}
