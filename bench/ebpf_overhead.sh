@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Cormorant eBPF receiver overhead: wrk -> nginx gateway -> nginx backend on loopback.
-#   1. saturation throughput without and with the receiver (target: <= 2 % loss);
+#   1. saturation throughput without and with the receiver (target: <= 2 % loss), with every
+#      process sharing all CPUs; with BENCH_PIN=1 also with the workload and the collector on
+#      separate CPUs, which leaves only the in-kernel probe cost in the loss;
 #   2. a paced 10k requests/s: spans captured vs requests sent (target: 100 %), events lost,
 #      the collector's CPU (target: <= 0.1 core) and memory, and the nginx workers' CPU
 #      without and with the receiver (the in-kernel probe cost is charged to them).
@@ -13,6 +15,10 @@
 #   BENCH_BASELINE_ONLY=1          run nginx and wrk without the collector (checks the harness;
 #                                  needs no root when nginx and wrk are installed)
 #   BENCH_ROUNDS=2                 saturation rounds (each: without, then with the receiver)
+#   BENCH_PIN=1                    each round also runs pinned: wrk and both nginx on
+#                                  BENCH_WORKLOAD_CPUS, the collector on BENCH_COLLECTOR_CPUS
+#   BENCH_WORKLOAD_CPUS=0-(N-2)    taskset CPU list of the pinned workload (N = CPUs available)
+#   BENCH_COLLECTOR_CPUS=N-1       taskset CPU list of the pinned collector
 #   BENCH_SATURATION_SECONDS=20    length of each saturation run
 #   BENCH_WARMUP_SECONDS=3         unmeasured wrk run before each saturation run
 #   BENCH_WRK_THREADS=2            wrk threads (both phases)
@@ -40,6 +46,14 @@ PACED_SECONDS=${BENCH_PACED_SECONDS:-20}
 PACED_CONNECTIONS=${BENCH_PACED_CONNECTIONS:-64}
 SETTLE_SECONDS=${BENCH_SETTLE_SECONDS:-40}
 BASELINE_ONLY=${BENCH_BASELINE_ONLY:-0}
+PIN=${BENCH_PIN:-0}
+CPU_COUNT=$(nproc)
+if ((CPU_COUNT > 2)); then
+    WORKLOAD_CPUS=${BENCH_WORKLOAD_CPUS:-0-$((CPU_COUNT - 2))}
+else
+    WORKLOAD_CPUS=${BENCH_WORKLOAD_CPUS:-0}
+fi
+COLLECTOR_CPUS=${BENCH_COLLECTOR_CPUS:-$((CPU_COUNT - 1))}
 export BENCH_GATEWAY_PORT=${BENCH_GATEWAY_PORT:-18480}
 export BENCH_BACKEND_PORT=${BENCH_BACKEND_PORT:-18481}
 GATEWAY_STATUS_PORT=${BENCH_GATEWAY_STATUS_PORT:-18482}
@@ -65,6 +79,8 @@ collector_pid=""
 gateway_pid=""
 backend_pid=""
 wrk_pid=""
+# CPU list wrk runs on (taskset); empty: wherever the scheduler puts it.
+wrk_cpus=""
 bpf_stats_were=""
 
 # shellcheck source=bench/lib.sh
@@ -109,6 +125,14 @@ start_nginx() {
     pid=$!
     wait_for_port "127.0.0.1:$port" "$pid" "$prefix/error.log"
     echo "$pid"
+}
+
+# pin_nginx CPUS: moves both nginx masters and their workers, every thread, onto CPUS.
+pin_nginx() {
+    local process
+    for process in "$gateway_pid" "$backend_pid" $(pgrep -P "$gateway_pid") $(pgrep -P "$backend_pid"); do
+        taskset -a -p -c "$1" "$process" >/dev/null || die "taskset could not pin nginx process $process to CPUs $1"
+    done
 }
 
 # CPU ticks of the worker processes of the nginx masters given as arguments.
@@ -169,7 +193,11 @@ bpf_run_time() {
 run_wrk() {
     local out=$1
     shift
-    wrk "$@" >"$out" 2>&1 &
+    if [[ -n "$wrk_cpus" ]]; then
+        taskset -c "$wrk_cpus" wrk "$@" >"$out" 2>&1 &
+    else
+        wrk "$@" >"$out" 2>&1 &
+    fi
     wrk_pid=$!
     wait "$wrk_pid" || die "wrk failed: $(cat "$out")"
     wrk_pid=""
@@ -255,6 +283,12 @@ ensure_command curl curl
 ensure_command nginx nginx
 ensure_command wrk wrk
 ensure_command pgrep procps
+if [[ "$PIN" == 1 ]]; then
+    ensure_command taskset util-linux
+    ((CPU_COUNT >= 2)) || die "BENCH_PIN=1 needs at least 2 CPUs (this machine offers $CPU_COUNT)"
+    # The CPUs this script may use: nginx returns to them after the pinned runs.
+    ALL_CPUS=$(taskset -p -c $$ | sed 's/.*: *//')
+fi
 [[ "$BASELINE_ONLY" == 1 ]] || ensure_command bpftool bpftool
 require_free_ports "127.0.0.1:$BENCH_GATEWAY_PORT" "127.0.0.1:$BENCH_BACKEND_PORT" \
     "127.0.0.1:$GATEWAY_STATUS_PORT" "127.0.0.1:$BACKEND_STATUS_PORT"
@@ -278,40 +312,63 @@ saturation_run() {
     run_wrk "$out" --latency -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${SATURATION_SECONDS}s" "$GATEWAY_URL"
 }
 
-saturation_lines=()
-baseline_rates=()
-ebpf_rates=()
-for round in $(seq "$ROUNDS"); do
-    log "saturation round $round/$ROUNDS without the receiver: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SATURATION_SECONDS}s"
-    saturation_run "$WORK/base-$round.txt"
-    rate=$(wrk_rate "$WORK/base-$round.txt")
-    baseline_rates+=("$rate")
-    saturation_lines+=("$(printf '   round %d without receiver      %8s req/s  p50 %s ms  p99 %s ms  errors: %s' "$round" "$rate" \
-        "$(wrk_latency_ms "$WORK/base-$round.txt" 50)" "$(wrk_latency_ms "$WORK/base-$round.txt" 99)" \
-        "$(wrk_errors "$WORK/base-$round.txt")")")
-    [[ "$BASELINE_ONLY" == 1 ]] && continue
+# saturation_round MODE ROUND: one run without and one with the receiver, in MODE ("shared":
+# every process on every CPU; "pinned": the workload on WORKLOAD_CPUS, the collector on
+# COLLECTOR_CPUS). Appends the runs' lines to saturation_lines_MODE and their rates to
+# baseline_rates_MODE and ebpf_rates_MODE.
+saturation_round() {
+    local mode=$1 round=$2 rate ticks_before ticks_after lost_before lost_after started elapsed
+    local -n lines=saturation_lines_$mode baseline=baseline_rates_$mode ebpf=ebpf_rates_$mode
+    log "saturation round $round/$ROUNDS ($mode) without the receiver: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SATURATION_SECONDS}s"
+    saturation_run "$WORK/base-$mode-$round.txt"
+    rate=$(wrk_rate "$WORK/base-$mode-$round.txt")
+    baseline+=("$rate")
+    lines+=("$(printf '   round %d without receiver      %8s req/s  p50 %s ms  p99 %s ms  errors: %s' "$round" "$rate" \
+        "$(wrk_latency_ms "$WORK/base-$mode-$round.txt" 50)" "$(wrk_latency_ms "$WORK/base-$mode-$round.txt" 99)" \
+        "$(wrk_errors "$WORK/base-$mode-$round.txt")")")
+    [[ "$BASELINE_ONLY" == 1 ]] && return 0
 
-    log "saturation round $round/$ROUNDS with the receiver"
+    log "saturation round $round/$ROUNDS ($mode) with the receiver"
     start_capturing_collector
+    if [[ "$mode" == pinned ]]; then
+        taskset -a -p -c "$COLLECTOR_CPUS" "$collector_pid" >/dev/null ||
+            die "taskset could not pin the collector to CPUs $COLLECTOR_CPUS"
+    fi
     ticks_before=$(cpu_ticks "$collector_pid")
     lost_before=$(metric_value cormorant_ebpf_lost_events)
     started=$(now_seconds)
-    saturation_run "$WORK/ebpf-$round.txt"
+    saturation_run "$WORK/ebpf-$mode-$round.txt"
     ticks_after=$(cpu_ticks "$collector_pid")
     elapsed=$(calc "%.3f" "$(now_seconds) - $started")
     lost_after=$(metric_value cormorant_ebpf_lost_events)
     stop_collector
-    rate=$(wrk_rate "$WORK/ebpf-$round.txt")
-    ebpf_rates+=("$rate")
-    saturation_lines+=("$(printf '   round %d with receiver         %8s req/s  p50 %s ms  p99 %s ms  errors: %s' "$round" "$rate" \
-        "$(wrk_latency_ms "$WORK/ebpf-$round.txt" 50)" "$(wrk_latency_ms "$WORK/ebpf-$round.txt" 99)" \
-        "$(wrk_errors "$WORK/ebpf-$round.txt")")")
-    saturation_lines+=("$(printf '           collector %s cores (warm-up included), events lost %s' \
+    rate=$(wrk_rate "$WORK/ebpf-$mode-$round.txt")
+    ebpf+=("$rate")
+    lines+=("$(printf '   round %d with receiver         %8s req/s  p50 %s ms  p99 %s ms  errors: %s' "$round" "$rate" \
+        "$(wrk_latency_ms "$WORK/ebpf-$mode-$round.txt" 50)" "$(wrk_latency_ms "$WORK/ebpf-$mode-$round.txt" 99)" \
+        "$(wrk_errors "$WORK/ebpf-$mode-$round.txt")")")
+    lines+=("$(printf '           collector %s cores (warm-up included), events lost %s' \
         "$(calc "%.2f" "($ticks_after - $ticks_before) / $CLK_TCK / $elapsed")" "$(difference "$lost_after" "$lost_before")")")
+}
+
+saturation_lines_shared=()
+baseline_rates_shared=()
+ebpf_rates_shared=()
+saturation_lines_pinned=()
+baseline_rates_pinned=()
+ebpf_rates_pinned=()
+for round in $(seq "$ROUNDS"); do
+    saturation_round shared "$round"
+    [[ "$PIN" == 1 ]] || continue
+    pin_nginx "$WORKLOAD_CPUS"
+    wrk_cpus=$WORKLOAD_CPUS
+    saturation_round pinned "$round"
+    wrk_cpus=""
+    pin_nginx "$ALL_CPUS"
 done
 
 mean() { printf '%s\n' "$@" | awk '{ sum += $1 } END { printf "%.0f\n", sum / NR }'; }
-baseline_mean=$(mean "${baseline_rates[@]}")
+baseline_mean=$(mean "${baseline_rates_shared[@]}")
 
 # 2. Paced load: first nginx alone, then with the receiver, at the same rate.
 paced_run() {
@@ -386,9 +443,16 @@ if [[ "$BASELINE_ONLY" != 1 ]]; then
     events_per_request=n/a
     [[ "$events" == n/a ]] || events_per_request=$(calc "%.1f" "$events / $gateway_requests")
 
-    ebpf_mean=$(mean "${ebpf_rates[@]}")
+    ebpf_mean=$(mean "${ebpf_rates_shared[@]}")
     loss_percent=$(calc "%.2f" "100 * (1 - $ebpf_mean / $baseline_mean)")
     loss_verdict=$(verdict "$loss_percent <= $LOSS_TARGET_PERCENT")
+    pinned_verdict=met
+    if [[ "$PIN" == 1 ]]; then
+        pinned_baseline_mean=$(mean "${baseline_rates_pinned[@]}")
+        pinned_ebpf_mean=$(mean "${ebpf_rates_pinned[@]}")
+        pinned_loss_percent=$(calc "%.2f" "100 * (1 - $pinned_ebpf_mean / $pinned_baseline_mean)")
+        pinned_verdict=$(verdict "$pinned_loss_percent <= $LOSS_TARGET_PERCENT")
+    fi
     if [[ "$accepted_spans" == "$expected_spans" && "$lost_events" == 0 ]]; then
         capture_verdict=met
     elif ((accepted_spans > expected_spans)); then
@@ -413,9 +477,18 @@ if [[ "$BASELINE_ONLY" == 1 ]]; then
     cat <<EOF
 collector: none (BENCH_BASELINE_ONLY=1)
 
-1. saturation (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${SATURATION_SECONDS} s per run after ${WARMUP_SECONDS} s warm-up)
-$(printf '%s\n' "${saturation_lines[@]}")
+1. saturation, shared CPUs (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${SATURATION_SECONDS} s per run after ${WARMUP_SECONDS} s warm-up)
+$(printf '%s\n' "${saturation_lines_shared[@]}")
    mean without receiver              $baseline_mean req/s
+EOF
+    if [[ "$PIN" == 1 ]]; then
+        cat <<EOF
+1b. saturation, pinned: wrk and both nginx on CPUs $WORKLOAD_CPUS
+$(printf '%s\n' "${saturation_lines_pinned[@]}")
+   mean without receiver              $(mean "${baseline_rates_pinned[@]}") req/s
+EOF
+    fi
+    cat <<EOF
 2. paced ($PACED_RATE req/s, $PACED_CONNECTIONS connections, ${PACED_SECONDS} s)
    achieved rate                      $base_paced_rate req/s
    nginx workers CPU                  $base_nginx_cores cores
@@ -426,10 +499,21 @@ fi
 cat <<EOF
 collector: $COLLECTOR, config $CONFIG (ebpf receiver, comm nginx, gateway and backend ports -> nop)
 
-1. saturation (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${SATURATION_SECONDS} s per run after ${WARMUP_SECONDS} s warm-up)
-$(printf '%s\n' "${saturation_lines[@]}")
+1. saturation, shared CPUs: wrk, both nginx and the collector on all $CPU_COUNT CPUs (wrk -t$WRK_THREADS -c$WRK_CONNECTIONS, ${SATURATION_SECONDS} s per run after ${WARMUP_SECONDS} s warm-up)
+$(printf '%s\n' "${saturation_lines_shared[@]}")
    mean without / with receiver       $baseline_mean / $ebpf_mean req/s
-   throughput loss                    $loss_percent % (target <= $LOSS_TARGET_PERCENT %: $loss_verdict)
+   throughput loss, shared CPUs       $loss_percent % (target <= $LOSS_TARGET_PERCENT %: $loss_verdict): in-kernel probe cost + collector competing for the CPUs
+EOF
+if [[ "$PIN" == 1 ]]; then
+    cat <<EOF
+1b. saturation, pinned: wrk and both nginx on CPUs $WORKLOAD_CPUS, the collector on CPUs $COLLECTOR_CPUS (same wrk settings)
+$(printf '%s\n' "${saturation_lines_pinned[@]}")
+   mean without / with receiver       $pinned_baseline_mean / $pinned_ebpf_mean req/s
+   throughput loss, pinned            $pinned_loss_percent % (target <= $LOSS_TARGET_PERCENT %: $pinned_verdict): in-kernel probe cost only
+   collector's share of the loss      $(calc "%.2f" "$loss_percent - $pinned_loss_percent") points (shared minus pinned)
+EOF
+fi
+cat <<EOF
 2. paced ($PACED_RATE req/s, $PACED_CONNECTIONS connections, ${PACED_SECONDS} s)
    requests sent (wrk, completed)     $sent_requests in $paced_seconds s = $paced_rate req/s $pacing_note
    requests handled (stub_status)     gateway $gateway_requests, backend $backend_requests ($((gateway_requests - sent_requests)) still in flight when wrk stopped)
@@ -452,6 +536,6 @@ reference (shared/reference/performance.md §6):
 EOF
 
 if [[ "${BENCH_ENFORCE_TARGETS:-0}" == 1 ]] &&
-    [[ "$loss_verdict" != met || "$capture_verdict" != met || "$cpu_verdict" != met || "$pacing_verdict" != met ]]; then
+    [[ "$loss_verdict" != met || "$pinned_verdict" != met || "$capture_verdict" != met || "$cpu_verdict" != met || "$pacing_verdict" != met ]]; then
     die "targets missed"
 fi
