@@ -2,12 +2,15 @@
 //! child process exchanging one HTTP request/response over loopback TCP. Needs root;
 //! prints "skipped: needs root" otherwise.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
+use common::{is_root, spawn_python};
 use cormorant_ebpf::{
     Direction, EventKind, KernelFilters, SocketEvent, SocketRole, SocketTracer, Syscall,
     TracerConfig, TracerEvent, Transport,
@@ -60,11 +63,6 @@ const REQUEST: &[u8] =
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
 const RESPONSE_LEN: i64 = 43;
 const PAYLOAD_BYTES: usize = 48;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
 
 struct PeerRun {
     client: SocketAddr,
@@ -125,14 +123,7 @@ async fn captures_an_http_exchange_between_two_sockets_of_a_child_process() {
     );
 
     own_loopback_exchange();
-    let child = Command::new("python3")
-        .args(["-c", PEER_SCRIPT])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn python3");
-    let pid = child.id();
-    let peer = tokio::task::spawn_blocking(move || child.wait_with_output());
+    let (pid, peer) = spawn_python(PEER_SCRIPT);
 
     // Collect the child's events until all three of its sockets reported their close.
     let own_pid = std::process::id();
@@ -279,14 +270,7 @@ async fn captures_unconnected_udp_with_peers_from_the_call_arguments() {
     }
     let mut tracer = SocketTracer::load(&TracerConfig::default()).expect("load socket tracer");
     let mut events = tracer.events().expect("event stream");
-    let child = Command::new("python3")
-        .args(["-c", UDP_SCRIPT])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn python3");
-    let pid = child.id();
-    let peer = tokio::task::spawn_blocking(move || child.wait_with_output());
+    let (pid, peer) = spawn_python(UDP_SCRIPT);
 
     let mut captured: Vec<SocketEvent> = Vec::new();
     let collect = async {

@@ -3,19 +3,16 @@
 //! (dup2) reports the new socket, and a MSG_PEEK receive reports the same first-byte sequence
 //! as the receive that consumes the bytes. Needs root; prints "skipped: needs root" otherwise.
 
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::{is_root, spawn_python};
 use cormorant_ebpf::{
     Direction, EventKind, ProcessEventKind, SocketEvent, SocketRole, SocketTracer, Syscall,
     TracerConfig, TracerEvent,
 };
 use futures::StreamExt;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// fd N first holds a connection to listener A (and sends on it, so the tracer caches it),
 /// then dup2 puts a connection to listener B on the same number; A's side peeks, then reads.
@@ -42,14 +39,7 @@ async fn a_reused_fd_reports_its_new_socket_and_peeks_keep_the_sequence() {
     }
     let mut tracer = SocketTracer::load(&TracerConfig::default()).expect("load socket tracer");
     let mut events = tracer.events().expect("event stream");
-    let child = Command::new("python3")
-        .args(["-c", SCRIPT])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn python3");
-    let pid = child.id();
-    let peer = tokio::task::spawn_blocking(move || child.wait_with_output());
+    let (pid, peer) = spawn_python(SCRIPT);
 
     // Everything the child did, up to its exit.
     let mut captured: Vec<SocketEvent> = Vec::new();

@@ -268,19 +268,32 @@ impl Http1Parser {
         Ok(facts)
     }
 
+    /// The length of a complete head within the size limit, or what the parse reports instead:
+    /// more bytes needed, a head over the limit, or malformed bytes.
+    fn head_length<T>(
+        &self,
+        status: httparse::Result<usize>,
+        buffered: usize,
+    ) -> Result<usize, Parsed<T>> {
+        match status {
+            Ok(httparse::Status::Complete(length)) if length <= self.max_head_bytes => Ok(length),
+            Ok(httparse::Status::Partial) if buffered <= self.max_head_bytes => {
+                Err(Parsed::NeedMore)
+            }
+            Ok(_) => Err(Parsed::Invalid(self.too_large())),
+            Err(error) => Err(Parsed::Invalid(httparse_error(error))),
+        }
+    }
+
     /// Parses a request head; public under a protocol-specific name so callers that know the
     /// protocol need not go through [`Request`].
     pub fn parse_http_request(&self, buf: &[u8]) -> Parsed<HttpRequest> {
         let mut headers = unfilled_headers();
         let mut request = httparse::Request::new(&mut []);
-        let head_length = match request.parse_with_uninit_headers(buf, &mut headers) {
-            Ok(httparse::Status::Complete(length)) if length <= self.max_head_bytes => length,
-            Ok(httparse::Status::Complete(_)) => return Parsed::Invalid(self.too_large()),
-            Ok(httparse::Status::Partial) if buf.len() > self.max_head_bytes => {
-                return Parsed::Invalid(self.too_large());
-            }
-            Ok(httparse::Status::Partial) => return Parsed::NeedMore,
-            Err(error) => return Parsed::Invalid(httparse_error(error)),
+        let status = request.parse_with_uninit_headers(buf, &mut headers);
+        let head_length = match self.head_length(status, buf.len()) {
+            Ok(length) => length,
+            Err(outcome) => return outcome,
         };
         let facts = match self.scan_headers(request.headers) {
             Ok(facts) => facts,
@@ -324,16 +337,11 @@ impl Http1Parser {
         config
             .allow_spaces_after_header_name_in_responses(true)
             .allow_multiple_spaces_in_response_status_delimiters(true);
-        let head_length =
-            match config.parse_response_with_uninit_headers(&mut response, buf, &mut headers) {
-                Ok(httparse::Status::Complete(length)) if length <= self.max_head_bytes => length,
-                Ok(httparse::Status::Complete(_)) => return Parsed::Invalid(self.too_large()),
-                Ok(httparse::Status::Partial) if buf.len() > self.max_head_bytes => {
-                    return Parsed::Invalid(self.too_large());
-                }
-                Ok(httparse::Status::Partial) => return Parsed::NeedMore,
-                Err(error) => return Parsed::Invalid(httparse_error(error)),
-            };
+        let status = config.parse_response_with_uninit_headers(&mut response, buf, &mut headers);
+        let head_length = match self.head_length(status, buf.len()) {
+            Ok(length) => length,
+            Err(outcome) => return outcome,
+        };
         let facts = match self.scan_headers(response.headers) {
             Ok(facts) => facts,
             Err(error) => return Parsed::Invalid(error),
