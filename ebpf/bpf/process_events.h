@@ -8,19 +8,10 @@
  * it when the process ends. */
 static __always_inline struct event_buffer *start_process_event(__u64 pid_tgid, __u8 kind)
 {
-	__u32 zero = 0;
-	struct event_buffer *event = bpf_map_lookup_elem(&event_scratch, &zero);
+	struct event_buffer *event = start_record(pid_tgid, kind);
 
-	if (!event)
-		return NULL;
-	struct socket_event *header = &event->header;
-	__builtin_memset(header, 0, sizeof(*header));
-	header->timestamp_ns = bpf_ktime_get_ns();
-	header->tgid = pid_tgid >> 32;
-	header->tid = (__u32)pid_tgid;
-	header->kind = kind;
-	header->cgroup_id = bpf_get_current_cgroup_id();
-	current_comm(header->comm);
+	if (event)
+		event->header.timestamp_ns = bpf_ktime_get_ns();
 	return event;
 }
 

@@ -358,9 +358,9 @@ static __always_inline bool socket_of(__u64 pid_tgid, __s32 fd, enum cache_use u
 	return true;
 }
 
-static __always_inline struct event_buffer *start_event(__u64 pid_tgid, __s32 fd, __u8 kind,
-							 __u8 syscall,
-							 const struct socket_info *info)
+/* The CPU's scratch record with the header zeroed and what every record carries filled in:
+ * kind, thread, process, cgroup and comm. */
+static __always_inline struct event_buffer *start_record(__u64 pid_tgid, __u8 kind)
 {
 	__u32 zero = 0;
 	struct event_buffer *event = bpf_map_lookup_elem(&event_scratch, &zero);
@@ -371,11 +371,23 @@ static __always_inline struct event_buffer *start_event(__u64 pid_tgid, __s32 fd
 	__builtin_memset(header, 0, sizeof(*header));
 	header->tgid = pid_tgid >> 32;
 	header->tid = (__u32)pid_tgid;
-	header->fd = fd;
 	header->kind = kind;
-	header->syscall = syscall;
 	header->cgroup_id = bpf_get_current_cgroup_id();
 	current_comm(header->comm);
+	return event;
+}
+
+static __always_inline struct event_buffer *start_event(__u64 pid_tgid, __s32 fd, __u8 kind,
+							 __u8 syscall,
+							 const struct socket_info *info)
+{
+	struct event_buffer *event = start_record(pid_tgid, kind);
+
+	if (!event)
+		return NULL;
+	struct socket_event *header = &event->header;
+	header->fd = fd;
+	header->syscall = syscall;
 	header->role = info->role;
 	header->family = info->family;
 	header->protocol = info->protocol;
