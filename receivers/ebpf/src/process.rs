@@ -271,17 +271,24 @@ impl ProcessCache {
 
 /// What `/proc` says of `pid` if the process still runs (its `exe` link resolves), else `None`.
 fn read_running_process(proc_root: &Path, pid: u32) -> Option<ProcessInfo> {
-    let exe = fs::read_link(proc_root.join(pid.to_string()).join("exe")).ok()?;
-    let name = executable_name_of(&exe)?;
-    Some(read_process(proc_root, pid, &name))
+    let dir = proc_root.join(pid.to_string());
+    let executable_name = executable_name_in(&dir)?;
+    Some(describe(&dir, pid, executable_name))
 }
 
 fn read_process(proc_root: &Path, pid: u32, comm: &str) -> ProcessInfo {
     let dir = proc_root.join(pid.to_string());
-    let executable_name = fs::read_link(dir.join("exe"))
-        .ok()
-        .and_then(|target| executable_name_of(&target))
-        .unwrap_or_else(|| comm.to_owned());
+    let executable_name = executable_name_in(&dir).unwrap_or_else(|| comm.to_owned());
+    describe(&dir, pid, executable_name)
+}
+
+/// The name `exe` in a `/proc/<pid>` directory links to; none once the process is gone.
+fn executable_name_in(dir: &Path) -> Option<String> {
+    executable_name_of(&fs::read_link(dir.join("exe")).ok()?)
+}
+
+/// The rest of a process's description from its `/proc/<pid>` directory.
+fn describe(dir: &Path, pid: u32, executable_name: String) -> ProcessInfo {
     let command_line = read_command_line(&dir.join("cmdline")).unwrap_or_default();
     let container_id = fs::read_to_string(dir.join("cgroup"))
         .ok()

@@ -507,7 +507,7 @@ impl Capture {
         }
         self.tracer.expire(now_ns);
         if !self.config.metrics.enabled {
-            self.sweep_exited_processes();
+            self.processes.sweep_exited();
         }
     }
 
@@ -541,7 +541,8 @@ impl Capture {
         let metrics = self.red.collect(since, now, |pid| {
             resource_attributes(&processes.get(pid, ""), host_name)
         });
-        self.sweep_exited_processes();
+        // Exited processes' metadata goes once their last RED points are out.
+        self.processes.sweep_exited();
         metrics
     }
 

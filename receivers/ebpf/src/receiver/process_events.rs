@@ -34,10 +34,4 @@ impl Capture {
             }
         }
     }
-
-    /// Lets the metadata of exited processes go once their spans and last RED points were
-    /// exported: after each RED export, or on housekeeping when RED metrics are off.
-    pub(super) fn sweep_exited_processes(&mut self) {
-        self.processes.sweep_exited();
-    }
 }
