@@ -2,7 +2,9 @@
 # Cormorant eBPF receiver overhead: wrk -> nginx gateway -> nginx backend on loopback.
 #   1. saturation throughput without and with the receiver (target: <= 2 % loss), with every
 #      process sharing all CPUs; with BENCH_PIN=1 also with the workload and the collector on
-#      separate CPUs, which leaves only the in-kernel probe cost in the loss;
+#      separate CPUs, which leaves only the in-kernel probe cost in the loss; with
+#      BENCH_FLOOR=1 also with empty programs (bpftrace) on the receiver's tracepoints, the
+#      floor any capture through those tracepoints pays;
 #   2. a paced 10k requests/s: spans captured vs requests sent (target: 100 %), events lost,
 #      the collector's CPU (target: <= 0.1 core) and memory, and the nginx workers' CPU
 #      without and with the receiver (the in-kernel probe cost is charged to them).
@@ -17,6 +19,8 @@
 #   BENCH_ROUNDS=2                 saturation rounds (each: without, then with the receiver)
 #   BENCH_PIN=1                    each round also runs pinned: wrk and both nginx on
 #                                  BENCH_WORKLOAD_CPUS, the collector on BENCH_COLLECTOR_CPUS
+#   BENCH_FLOOR=1                  each round (and pinned round) also runs with empty bpftrace
+#                                  programs on the tracepoints of the receiver's object
 #   BENCH_WORKLOAD_CPUS=0-(N-2)    taskset CPU list of the pinned workload (N = CPUs available)
 #   BENCH_COLLECTOR_CPUS=N-1       taskset CPU list of the pinned collector
 #   BENCH_SATURATION_SECONDS=20    length of each saturation run
@@ -47,6 +51,7 @@ PACED_CONNECTIONS=${BENCH_PACED_CONNECTIONS:-64}
 SETTLE_SECONDS=${BENCH_SETTLE_SECONDS:-40}
 BASELINE_ONLY=${BENCH_BASELINE_ONLY:-0}
 PIN=${BENCH_PIN:-0}
+FLOOR=${BENCH_FLOOR:-0}
 CPU_COUNT=$(nproc)
 if ((CPU_COUNT > 2)); then
     WORKLOAD_CPUS=${BENCH_WORKLOAD_CPUS:-0-$((CPU_COUNT - 2))}
@@ -70,6 +75,8 @@ SPANS_PER_REQUEST=3
 PACING_TOLERANCE=0.98
 
 CONFIG=bench/configs/ebpf_nop.yaml
+# The receiver's compiled programs; their section names name the tracepoints they attach to.
+OBJECT=ebpf/bpf/socket_trace.bpf.o
 PACER=bench/configs/wrk_paced.lua
 COLLECTOR=${BENCH_COLLECTOR:-target/release/cormorant}
 CLK_TCK=$(getconf CLK_TCK)
@@ -79,6 +86,7 @@ collector_pid=""
 gateway_pid=""
 backend_pid=""
 wrk_pid=""
+floor_pid=""
 # CPU list wrk runs on (taskset); empty: wherever the scheduler puts it.
 wrk_cpus=""
 bpf_stats_were=""
@@ -89,6 +97,7 @@ source "$ROOT/bench/lib.sh"
 cleanup() {
     [[ -z "$bpf_stats_were" ]] || sysctl -qw "kernel.bpf_stats_enabled=$bpf_stats_were"
     stop_process "$wrk_pid"
+    stop_process "$floor_pid"
     stop_process "$collector_pid"
     stop_process "$gateway_pid"
     stop_process "$backend_pid"
@@ -290,6 +299,10 @@ if [[ "$PIN" == 1 ]]; then
     ALL_CPUS=$(taskset -p -c $$ | sed 's/.*: *//')
 fi
 [[ "$BASELINE_ONLY" == 1 ]] || ensure_command bpftool bpftool
+if [[ "$FLOOR" == 1 && "$BASELINE_ONLY" != 1 ]]; then
+    ensure_command bpftrace bpftrace
+    ensure_command readelf binutils
+fi
 require_free_ports "127.0.0.1:$BENCH_GATEWAY_PORT" "127.0.0.1:$BENCH_BACKEND_PORT" \
     "127.0.0.1:$GATEWAY_STATUS_PORT" "127.0.0.1:$BACKEND_STATUS_PORT"
 
@@ -312,13 +325,37 @@ saturation_run() {
     run_wrk "$out" --latency -t "$WRK_THREADS" -c "$WRK_CONNECTIONS" -d "${SATURATION_SECONDS}s" "$GATEWAY_URL"
 }
 
+# The tracepoints the receiver attaches to, as bpftrace probes (tracepoint:syscalls:sys_enter_read).
+receiver_tracepoints() {
+    readelf -S --wide "$OBJECT" | grep -o 'tracepoint/[a-z0-9_]*/[a-z0-9_]*' | sort -u | sed 's#/#:#g'
+}
+
+# Attaches empty programs to every tracepoint the receiver uses: what remains of the loss is
+# the kernel's cost of running any program there (the syscall slow path, the tracepoint and
+# program dispatch), which no capture through these tracepoints can avoid.
+start_floor_programs() {
+    local probes waited=0
+    probes=$(receiver_tracepoints | paste -sd, -)
+    [[ -n "$probes" ]] || die "$OBJECT names no tracepoint section"
+    bpftrace -e "$probes { }" >"$WORK/bpftrace.log" 2>&1 &
+    floor_pid=$!
+    until grep -q '^Attaching' "$WORK/bpftrace.log"; do
+        kill -0 "$floor_pid" 2>/dev/null || die "bpftrace failed: $(cat "$WORK/bpftrace.log")"
+        ((waited++ < 300)) || die "bpftrace did not attach within 30 s"
+        sleep 0.1
+    done
+    # bpftrace prints "Attaching N probes..." before it attaches them; let it finish.
+    sleep 2
+}
+
 # saturation_round MODE ROUND: one run without and one with the receiver, in MODE ("shared":
 # every process on every CPU; "pinned": the workload on WORKLOAD_CPUS, the collector on
 # COLLECTOR_CPUS). Appends the runs' lines to saturation_lines_MODE and their rates to
-# baseline_rates_MODE and ebpf_rates_MODE.
+# baseline_rates_MODE and ebpf_rates_MODE; with BENCH_FLOOR=1 also runs with empty programs
+# on the receiver's tracepoints and appends that rate to floor_rates_MODE.
 saturation_round() {
     local mode=$1 round=$2 rate ticks_before ticks_after lost_before lost_after started elapsed
-    local -n lines=saturation_lines_$mode baseline=baseline_rates_$mode ebpf=ebpf_rates_$mode
+    local -n lines=saturation_lines_$mode baseline=baseline_rates_$mode ebpf=ebpf_rates_$mode floor=floor_rates_$mode
     log "saturation round $round/$ROUNDS ($mode) without the receiver: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d${SATURATION_SECONDS}s"
     saturation_run "$WORK/base-$mode-$round.txt"
     rate=$(wrk_rate "$WORK/base-$mode-$round.txt")
@@ -349,6 +386,18 @@ saturation_round() {
         "$(wrk_errors "$WORK/ebpf-$mode-$round.txt")")")
     lines+=("$(printf '           collector %s cores (warm-up included), events lost %s' \
         "$(calc "%.2f" "($ticks_after - $ticks_before) / $CLK_TCK / $elapsed")" "$(difference "$lost_after" "$lost_before")")")
+    [[ "$FLOOR" == 1 ]] || return 0
+
+    log "saturation round $round/$ROUNDS ($mode) with empty programs on the receiver's tracepoints"
+    start_floor_programs
+    saturation_run "$WORK/floor-$mode-$round.txt"
+    stop_process "$floor_pid"
+    floor_pid=""
+    rate=$(wrk_rate "$WORK/floor-$mode-$round.txt")
+    floor+=("$rate")
+    lines+=("$(printf '   round %d with empty programs   %8s req/s  p50 %s ms  p99 %s ms  errors: %s' "$round" "$rate" \
+        "$(wrk_latency_ms "$WORK/floor-$mode-$round.txt" 50)" "$(wrk_latency_ms "$WORK/floor-$mode-$round.txt" 99)" \
+        "$(wrk_errors "$WORK/floor-$mode-$round.txt")")")
 }
 
 saturation_lines_shared=()
@@ -357,6 +406,8 @@ ebpf_rates_shared=()
 saturation_lines_pinned=()
 baseline_rates_pinned=()
 ebpf_rates_pinned=()
+floor_rates_shared=()
+floor_rates_pinned=()
 for round in $(seq "$ROUNDS"); do
     saturation_round shared "$round"
     [[ "$PIN" == 1 ]] || continue
@@ -368,6 +419,20 @@ for round in $(seq "$ROUNDS"); do
 done
 
 mean() { printf '%s\n' "$@" | awk '{ sum += $1 } END { printf "%.0f\n", sum / NR }'; }
+
+# floor_report BASELINE_MEAN RECEIVER_LOSS RATE...: the loss of the empty-program runs (RATE...)
+# and how much of the receiver's loss lies above it.
+floor_report() {
+    local baseline_rate=$1 receiver_loss=$2 floor_mean floor_loss
+    shift 2
+    floor_mean=$(mean "$@")
+    floor_loss=$(calc "%.2f" "100 * (1 - $floor_mean / $baseline_rate)")
+    cat <<EOF
+   mean with empty programs           $floor_mean req/s, empty programs on the $(receiver_tracepoints | wc -l) tracepoints of $OBJECT
+   throughput loss, empty programs    $floor_loss %: the floor of any capture through these tracepoints here
+   receiver's loss above the floor    $(calc "%.2f" "$receiver_loss - $floor_loss") points
+EOF
+}
 baseline_mean=$(mean "${baseline_rates_shared[@]}")
 
 # 2. Paced load: first nginx alone, then with the receiver, at the same rate.
@@ -504,6 +569,7 @@ $(printf '%s\n' "${saturation_lines_shared[@]}")
    mean without / with receiver       $baseline_mean / $ebpf_mean req/s
    throughput loss, shared CPUs       $loss_percent % (target <= $LOSS_TARGET_PERCENT %: $loss_verdict): in-kernel probe cost + collector competing for the CPUs
 EOF
+[[ "$FLOOR" != 1 ]] || floor_report "$baseline_mean" "$loss_percent" "${floor_rates_shared[@]}"
 if [[ "$PIN" == 1 ]]; then
     cat <<EOF
 1b. saturation, pinned: wrk and both nginx on CPUs $WORKLOAD_CPUS, the collector on CPUs $COLLECTOR_CPUS (same wrk settings)
@@ -512,6 +578,7 @@ $(printf '%s\n' "${saturation_lines_pinned[@]}")
    throughput loss, pinned            $pinned_loss_percent % (target <= $LOSS_TARGET_PERCENT %: $pinned_verdict): in-kernel probe cost only
    collector's share of the loss      $(calc "%.2f" "$loss_percent - $pinned_loss_percent") points (shared minus pinned)
 EOF
+    [[ "$FLOOR" != 1 ]] || floor_report "$pinned_baseline_mean" "$pinned_loss_percent" "${floor_rates_pinned[@]}"
 fi
 cat <<EOF
 2. paced ($PACED_RATE req/s, $PACED_CONNECTIONS connections, ${PACED_SECONDS} s)

@@ -158,16 +158,42 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
         (now_ns.saturating_sub(*stamp) <= self.limits.ttl_ns).then_some(value)
     }
 
-    /// The value under `key` (a default one if it was missing or expired), stamped `now_ns`
-    /// so that it lives a full time to live from now. `None` only when the map holds nothing
-    /// (`max_entries` 0).
+    /// The value under `key` (a default one if it was missing or expired), stamped so that it
+    /// lives at least seven eighths of a time to live from now. `None` only when the map holds
+    /// nothing (`max_entries` 0).
     fn refreshed(&mut self, key: K, now_ns: u64) -> Option<&mut V>
     where
         V: Default,
     {
-        let value = self.remove(&key, now_ns).unwrap_or_default();
-        self.insert(key, value, now_ns);
+        if !self.fresh(&key, now_ns) {
+            let value = self.remove(&key, now_ns).unwrap_or_default();
+            self.insert(key, value, now_ns);
+        }
         self.entries.get_mut(&key).map(|(value, _)| value)
+    }
+
+    /// Stores `value` under `key` unless it is there already and fresh; the per-request
+    /// updates of a busy socket or thread then cost one lookup.
+    fn upsert(&mut self, key: K, value: V, now_ns: u64)
+    where
+        V: PartialEq,
+    {
+        let unchanged = self
+            .entries
+            .get(&key)
+            .is_some_and(|(held, _)| *held == value);
+        if !(unchanged && self.fresh(&key, now_ns)) {
+            self.insert(key, value, now_ns);
+        }
+    }
+
+    /// Whether `key` was stamped within the last eighth of a time to live. Restamping only
+    /// then keeps the order queue from growing by one entry per request on a busy key, while
+    /// the entry still lives at least seven eighths of a time to live after its last use.
+    fn fresh(&self, key: &K, now_ns: u64) -> bool {
+        self.entries
+            .get(key)
+            .is_some_and(|(_, stamp)| now_ns.saturating_sub(*stamp) <= self.limits.ttl_ns / 8)
     }
 
     fn remove(&mut self, key: &K, now_ns: u64) -> Option<V> {
@@ -368,7 +394,7 @@ impl AutoTracer {
         if let Some(open) = self.threads.refreshed((seen.pid, seen.tid), now) {
             open.open(inbound, self.ttl_ns);
         }
-        self.readers.insert((seen.pid, seen.fd), seen.tid, now);
+        self.readers.upsert((seen.pid, seen.fd), seen.tid, now);
         ids
     }
 

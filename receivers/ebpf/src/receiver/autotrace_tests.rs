@@ -379,6 +379,41 @@ fn open_requests_per_thread_are_bounded() {
     assert_child_of(kept, opened[40]);
 }
 
+/// A keep-alive socket served for longer than a time to live: its thread and reader entries
+/// stay alive through use, and the order queues grow by restamps, not by one per request.
+#[test]
+fn a_busy_socket_stays_known_without_an_order_entry_per_request() {
+    // Room for every request, so only restamping can keep the order queues short.
+    let mut tracer = AutoTracer::new(AutoTraceLimits {
+        max_entries: 1024,
+        ttl_ns: 10 * SECOND,
+    });
+    let mut at = SECOND;
+    let mut last = None;
+    for _ in 0..400 {
+        last = Some(tracer.server_request(on_loop(5, Some(GET_A), at), None));
+        tracer.response_written(GATEWAY_PID, 5, at + 1);
+        at += SECOND / 10;
+    }
+    // 40 s of requests against a 10 s time to live: restamped every 1.25 s at most.
+    let restamps_bound = 2 * 40 * 8 / 10 + 2;
+    for (name, queued) in [
+        ("threads", tracer.threads.order.len()),
+        ("readers", tracer.readers.order.len()),
+    ] {
+        assert!(queued <= restamps_bound, "{name}: {queued} order entries");
+    }
+    // The socket is still known: a response answers the request its thread read last.
+    let open = tracer.server_request(on_loop(5, Some(GET_B), at), None);
+    tracer.response_written(GATEWAY_PID, 5, at + 1);
+    let call = tracer.client_request(on_loop(9, Some(FORWARDED_A), at + 2));
+    assert_ne!(
+        call.trace_id, open.trace_id,
+        "the answered request kept a child"
+    );
+    assert_ne!(Some(call.trace_id), last.map(|ids| ids.trace_id));
+}
+
 #[test]
 fn open_requests_older_than_the_time_to_live_are_no_candidates() {
     let mut tracer = tracer();

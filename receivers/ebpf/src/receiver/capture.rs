@@ -53,9 +53,10 @@ pub struct Capture {
     datagram_parsers: Vec<Arc<dyn L7Parser>>,
     table: ConnectionTable,
     tracer: AutoTracer,
-    /// Spans waiting to be shipped, by process id.
-    spans: HashMap<u32, Vec<Span>>,
-    span_count: usize,
+    /// Spans waiting to be shipped, with their process id, in the order built. One list that
+    /// keeps its capacity between shipments: per-process lists grown span by span cost a
+    /// reallocation and a copy of every span at each doubling.
+    spans: Vec<(u32, Span)>,
     red: RedMetrics,
     processes: ProcessCache,
     host_name: String,
@@ -93,8 +94,7 @@ impl Capture {
             datagram_parsers,
             table: ConnectionTable::new(MAX_CONNECTIONS),
             tracer: AutoTracer::new(AutoTraceLimits::default()),
-            spans: HashMap::default(),
-            span_count: 0,
+            spans: Vec::new(),
             red: RedMetrics::new(DEFAULT_DURATION_BOUNDS.to_vec()),
             processes: ProcessCache::new(PathBuf::from("/proc")),
             host_name: host_name(),
@@ -108,7 +108,7 @@ impl Capture {
 
     /// Spans built and not yet taken.
     pub fn pending_spans(&self) -> usize {
-        self.span_count
+        self.spans.len()
     }
 
     pub fn connections(&self) -> usize {
@@ -476,8 +476,7 @@ impl Capture {
 
     fn push_span(&mut self, pid: u32, span: Span) {
         self.telemetry.spans.inc();
-        self.spans.entry(pid).or_default().push(span);
-        self.span_count += 1;
+        self.spans.push((pid, span));
     }
 
     /// Reports requests waiting longer than the timeout and forgets idle sockets and stale
@@ -513,9 +512,18 @@ impl Capture {
 
     /// The spans built so far, grouped by process, with each process's resource.
     pub fn take_spans(&mut self) -> Vec<ResourceSpans> {
-        self.span_count = 0;
-        let spans = std::mem::take(&mut self.spans);
-        spans
+        let mut counts: HashMap<u32, usize> = HashMap::default();
+        for (pid, _) in &self.spans {
+            *counts.entry(*pid).or_default() += 1;
+        }
+        let mut by_process: HashMap<u32, Vec<Span>> = HashMap::default();
+        for (pid, span) in self.spans.drain(..) {
+            by_process
+                .entry(pid)
+                .or_insert_with(|| Vec::with_capacity(counts.get(&pid).copied().unwrap_or(1)))
+                .push(span);
+        }
+        by_process
             .into_iter()
             .map(|(pid, spans)| ResourceSpans {
                 resource: Some(Resource {
