@@ -14,7 +14,7 @@ pub mod config;
 pub mod connections;
 pub mod runtime;
 pub mod spans;
-mod telemetry;
+pub mod telemetry;
 
 use std::sync::Arc;
 
