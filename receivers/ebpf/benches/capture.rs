@@ -114,9 +114,11 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// The gateway's and the backend's sockets for one wrk connection, and the sequence numbers
-/// of each direction.
+/// The gateway's and the backend's sockets for one wrk connection, the request it carries
+/// (as wrk sends it and as the gateway forwards it) and the sequence numbers of each direction.
 struct Path {
+    request: Vec<u8>,
+    upstream: Vec<u8>,
     gateway_in: Socket,
     gateway_out: Socket,
     backend_in: Socket,
@@ -133,6 +135,14 @@ impl Path {
         let pid = std::process::id();
         let fd = i32::from(connection);
         Path {
+            request: format!(
+                "GET /api/v1/items/{connection} HTTP/1.1\r\nHost: 127.0.0.1:{GATEWAY_PORT}\r\nUser-Agent: wrk\r\n\r\n"
+            )
+            .into_bytes(),
+            upstream: format!(
+                "GET /api/v1/items/{connection} HTTP/1.1\r\nHost: backend\r\nX-Request-ID: {connection:032x}\r\nConnection: keep-alive\r\n\r\n"
+            )
+            .into_bytes(),
             gateway_in: Socket {
                 pid,
                 tid: 1,
@@ -165,24 +175,15 @@ impl Path {
     }
 
     /// The six events of one proxied request, 5 µs apart from `at`.
-    fn request(&mut self, number: u64, at: u64, capture: &mut Capture) {
-        let request = format!(
-            "GET /api/v1/items/{} HTTP/1.1\r\nHost: 127.0.0.1:{GATEWAY_PORT}\r\nUser-Agent: wrk\r\n\r\n",
-            number % 64
-        );
-        let upstream = format!(
-            "GET /api/v1/items/{} HTTP/1.1\r\nHost: backend\r\nX-Request-ID: {:032x}\r\nConnection: keep-alive\r\n\r\n",
-            number % 64,
-            number
-        );
+    fn request(&mut self, at: u64, capture: &mut Capture) {
+        let (request, upstream) = (self.request.as_slice(), self.upstream.as_slice());
         let step = 5_000;
         let events = [
-            self.gateway_in
-                .read(self.client_seq, at, request.as_bytes()),
+            self.gateway_in.read(self.client_seq, at, request),
             self.gateway_out
-                .write(self.upstream_seq, at + step, upstream.as_bytes()),
+                .write(self.upstream_seq, at + step, upstream),
             self.backend_in
-                .read(self.upstream_seq, at + 2 * step, upstream.as_bytes()),
+                .read(self.upstream_seq, at + 2 * step, upstream),
             self.backend_in
                 .write(self.backend_seq, at + 3 * step, RESPONSE),
             self.gateway_out
@@ -214,7 +215,7 @@ fn run(
     while started.elapsed() < duration {
         for _ in 0..1024 {
             let path = &mut paths[(requests % paths.len() as u64) as usize];
-            path.request(requests, *clock_ns, capture);
+            path.request(*clock_ns, capture);
             *clock_ns += 100_000;
             requests += 1;
             if capture.pending_spans() >= SHIP_EVERY {
