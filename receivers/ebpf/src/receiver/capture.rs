@@ -287,23 +287,25 @@ impl Capture {
             exchange.request.first_byte_ns,
             exchange.response.last_byte_ns,
         );
-        let request = &exchange.request.message;
-        let response = &exchange.response.message;
         self.record_red(
             key.pid,
             site.role,
-            request,
-            Some(response),
+            &exchange.request.message,
+            Some(&exchange.response.message),
             exchange.duration_ns(),
         );
         if self.config.spans.enabled {
             let ids = self
                 .tracer
                 .resolve(state.ids, exchange.response.last_byte_ns);
-            self.push_span(
-                key.pid,
-                exchange_span(ids, &site, request, response, timing),
+            let span = exchange_span(
+                ids,
+                &site,
+                exchange.request.message,
+                &exchange.response.message,
+                timing,
             );
+            self.push_span(key.pid, span);
         }
     }
 
@@ -426,7 +428,7 @@ impl Capture {
             let timing = self.timing(request.first_byte_ns, end);
             self.push_span(
                 key.pid,
-                unanswered_span(ids, &site, &request.message, timing),
+                unanswered_span(ids, &site, pending.request.message, timing),
             );
         }
     }

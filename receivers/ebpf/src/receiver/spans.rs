@@ -9,6 +9,7 @@ use cormorant_core::pdata::{int_attribute, string_attribute};
 
 use super::autotrace::SpanIds;
 use crate::dns::DnsMessage;
+use crate::http1::HttpRequest;
 use crate::protocol::{Request, Response, Role};
 
 /// Marks spans captured by the kernel rather than written by an SDK.
@@ -124,25 +125,26 @@ fn joined(first: &str, second: &str) -> String {
 }
 
 /// Header values are string arrays in the semantic conventions (a header may repeat).
-fn string_array(key: &str, value: &str) -> KeyValue {
+fn string_array(key: &str, value: String) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         key_strindex: 0,
         value: Some(AnyValue {
             value: Some(Value::ArrayValue(ArrayValue {
                 values: vec![AnyValue {
-                    value: Some(Value::StringValue(value.to_owned())),
+                    value: Some(Value::StringValue(value)),
                 }],
             })),
         }),
     }
 }
 
-/// The span of an answered request.
+/// The span of an answered request. It takes the request, whose strings move into the
+/// attributes instead of being copied.
 pub fn exchange_span(
     ids: SpanIds,
     site: &CaptureSite,
-    request: &Request,
+    request: Request,
     response: &Response,
     timing: Timing,
 ) -> Span {
@@ -181,12 +183,7 @@ pub fn exchange_span(
 }
 
 /// The span of a request that got no response (timed out or closed).
-pub fn unanswered_span(
-    ids: SpanIds,
-    site: &CaptureSite,
-    request: &Request,
-    timing: Timing,
-) -> Span {
+pub fn unanswered_span(ids: SpanIds, site: &CaptureSite, request: Request, timing: Timing) -> Span {
     let mut span = base_span(ids, site, request, timing);
     span.status = Some(Status {
         message: "no response".to_owned(),
@@ -195,7 +192,7 @@ pub fn unanswered_span(
     span
 }
 
-fn base_span(ids: SpanIds, site: &CaptureSite, request: &Request, timing: Timing) -> Span {
+fn base_span(ids: SpanIds, site: &CaptureSite, request: Request, timing: Timing) -> Span {
     let (server, client) = match site.role {
         Role::Server => (site.local, site.remote),
         Role::Client => (site.remote, site.local),
@@ -242,34 +239,52 @@ fn base_span(ids: SpanIds, site: &CaptureSite, request: &Request, timing: Timing
 }
 
 /// Adds the protocol's request attributes and returns the span name.
-fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> String {
+fn request_attributes(request: Request, attributes: &mut Vec<KeyValue>) -> String {
     match request {
         Request::Http(http) => {
-            attributes.push(string_attribute("http.request.method", http.method.clone()));
-            if let Some(path) = http.path() {
-                attributes.push(string_attribute("url.path", path));
+            let name = joined(
+                &http.method,
+                http_endpoint_of(http.path().unwrap_or(&http.target)),
+            );
+            // An origin-form target without query is its own path: moved, not copied.
+            let path = match http.path() {
+                Some(path) if path.len() == http.target.len() => None,
+                Some(path) => Some(path.to_owned()),
+                None => None,
+            };
+            let has_path = http.path().is_some();
+            let query = http.query().map(str::to_owned);
+            let HttpRequest {
+                method,
+                target,
+                minor_version,
+                user_agent,
+                request_id,
+                extra_headers,
+                ..
+            } = *http;
+            attributes.push(string_attribute("http.request.method", method));
+            if has_path {
+                attributes.push(string_attribute("url.path", path.unwrap_or(target)));
             }
-            if let Some(query) = http.query() {
+            if let Some(query) = query {
                 attributes.push(string_attribute("url.query", query));
             }
-            if let Some(agent) = &http.user_agent {
-                attributes.push(string_attribute("user_agent.original", agent.clone()));
+            if let Some(agent) = user_agent {
+                attributes.push(string_attribute("user_agent.original", agent));
             }
-            let version = match http.minor_version {
+            let version = match minor_version {
                 0 => "1.0",
                 _ => "1.1",
             };
             attributes.push(string_attribute("network.protocol.version", version));
-            if let Some(id) = &http.request_id {
+            if let Some(id) = request_id {
                 attributes.push(string_array("http.request.header.x-request-id", id));
             }
-            for (name, value) in &http.extra_headers {
+            for (name, value) in extra_headers {
                 attributes.push(string_array(&format!("http.request.header.{name}"), value));
             }
-            joined(
-                &http.method,
-                http_endpoint_of(http.path().unwrap_or(&http.target)),
-            )
+            name
         }
         Request::Redis(command) => {
             attributes.push(string_attribute("db.system.name", "redis"));
@@ -280,18 +295,16 @@ fn request_attributes(request: &Request, attributes: &mut Vec<KeyValue>) -> Stri
                     joined(&command.name, key),
                 ));
             }
-            command.name.clone()
+            command.name
         }
         Request::Dns(message) => {
-            let qtype = dns_type(message);
-            if let Some(name) = &message.query_name {
-                attributes.push(string_attribute("dns.question.name", name.clone()));
+            let qtype = dns_type(&message);
+            if let Some(name) = message.query_name {
+                attributes.push(string_attribute("dns.question.name", name));
             }
-            attributes.push(string_attribute(
-                "cormorant.dns.question.type",
-                qtype.clone(),
-            ));
-            joined("DNS", &qtype)
+            let name = joined("DNS", &qtype);
+            attributes.push(string_attribute("cormorant.dns.question.type", qtype));
+            name
         }
     }
 }

@@ -81,7 +81,7 @@ fn span_of(exchange: &Exchange, role: Role) -> Span {
     exchange_span(
         IDS,
         &site(role),
-        &exchange.request.message,
+        exchange.request.message.clone(),
         &exchange.response.message,
         timing,
     )
@@ -220,7 +220,7 @@ fn dns_span_reports_question_rcode_and_answers() {
     let span = exchange_span(
         IDS,
         &udp,
-        &exchange.request.message,
+        exchange.request.message.clone(),
         &exchange.response.message,
         timing,
     );
@@ -253,7 +253,7 @@ fn unanswered_request_is_an_error_span() {
         start_unix_ns: 10,
         end_unix_ns: 4,
     };
-    let span = unanswered_span(IDS, &site(Role::Server), &exchange.request.message, timing);
+    let span = unanswered_span(IDS, &site(Role::Server), exchange.request.message, timing);
     assert_eq!(span.name, "GET /slow");
     assert_eq!(span.end_time_unix_nano, 10, "never ends before it starts");
     let status = span.status.unwrap();
