@@ -165,7 +165,11 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     where
         V: Default,
     {
-        if !self.fresh(&key, now_ns) {
+        let fresh = self
+            .entries
+            .get(&key)
+            .is_some_and(|(_, stamp)| self.fresh(*stamp, now_ns));
+        if !fresh {
             let value = self.remove(&key, now_ns).unwrap_or_default();
             self.insert(key, value, now_ns);
         }
@@ -178,22 +182,21 @@ impl<K: Hash + Eq + Copy, V> ExpiringMap<K, V> {
     where
         V: PartialEq,
     {
-        let unchanged = self
+        let current = self
             .entries
             .get(&key)
-            .is_some_and(|(held, _)| *held == value);
-        if !(unchanged && self.fresh(&key, now_ns)) {
+            .is_some_and(|(held, stamp)| *held == value && self.fresh(*stamp, now_ns));
+        if !current {
             self.insert(key, value, now_ns);
         }
     }
 
-    /// Whether `key` was stamped within the last eighth of a time to live. Restamping only
-    /// then keeps the order queue from growing by one entry per request on a busy key, while
-    /// the entry still lives at least seven eighths of a time to live after its last use.
-    fn fresh(&self, key: &K, now_ns: u64) -> bool {
-        self.entries
-            .get(key)
-            .is_some_and(|(_, stamp)| now_ns.saturating_sub(*stamp) <= self.limits.ttl_ns / 8)
+    /// Whether an entry stamped `stamp` is within the last eighth of a time to live.
+    /// Restamping only past that keeps the order queue from growing by one entry per request
+    /// on a busy key, while the entry still lives at least seven eighths of a time to live
+    /// after its last use.
+    fn fresh(&self, stamp: u64, now_ns: u64) -> bool {
+        now_ns.saturating_sub(stamp) <= self.limits.ttl_ns / 8
     }
 
     fn remove(&mut self, key: &K, now_ns: u64) -> Option<V> {

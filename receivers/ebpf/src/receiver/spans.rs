@@ -246,13 +246,11 @@ fn request_attributes(request: Request, attributes: &mut Vec<KeyValue>) -> Strin
                 &http.method,
                 http_endpoint_of(http.path().unwrap_or(&http.target)),
             );
-            // An origin-form target without query is its own path: moved, not copied.
-            let path = match http.path() {
-                Some(path) if path.len() == http.target.len() => None,
-                Some(path) => Some(path.to_owned()),
-                None => None,
-            };
-            let has_path = http.path().is_some();
+            // `Some(None)`: the target (origin form, no query) is its own path, moved below
+            // rather than copied.
+            let path = http
+                .path()
+                .map(|path| (path.len() < http.target.len()).then(|| path.to_owned()));
             let query = http.query().map(str::to_owned);
             let HttpRequest {
                 method,
@@ -264,8 +262,8 @@ fn request_attributes(request: Request, attributes: &mut Vec<KeyValue>) -> Strin
                 ..
             } = *http;
             attributes.push(string_attribute("http.request.method", method));
-            if has_path {
-                attributes.push(string_attribute("url.path", path.unwrap_or(target)));
+            if let Some(copied) = path {
+                attributes.push(string_attribute("url.path", copied.unwrap_or(target)));
             }
             if let Some(query) = query {
                 attributes.push(string_attribute("url.query", query));
