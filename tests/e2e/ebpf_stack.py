@@ -183,6 +183,17 @@ class GatewayStack:
     def ports(self) -> list[int]:
         return [self.nginx_port, self.backend_port, self.redis_port]
 
+    def receiver_config(self, **settings) -> dict:
+        """The `ebpf` receiver limited to this stack, plus `settings`. curl (the client) stays
+        out by thread name, so nginx's server span is each trace's root; the ports keep the
+        test's own python3 process (health checks) out."""
+        return {
+            "protocols": ["http", "redis"],
+            "comm": {"include": ["nginx", "python3", "redis-server"]},
+            "ports": {"include": self.ports},
+            **settings,
+        }
+
     def start(self) -> "GatewayStack":
         self.redis = self._start(Child("redis-server", [
             "redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",

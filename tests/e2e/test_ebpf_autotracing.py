@@ -126,14 +126,7 @@ def gateway(tmp_path_factory):
     stack = GatewayStack(workdir)
     health_port, metrics_port = free_port(), free_port()
     traces_path, metrics_path = workdir / "traces.json", workdir / "metrics.json"
-    receiver = {
-        "protocols": ["http", "redis"],
-        # Thread names: curl (the client) stays out, so nginx's server span is each trace's
-        # root; the ports keep the test's own python3 process (health checks) out.
-        "comm": {"include": ["nginx", "python3", "redis-server"]},
-        "ports": {"include": stack.ports},
-        "metrics": {"interval": f"{METRICS_INTERVAL_S}s"},
-    }
+    receiver = stack.receiver_config(metrics={"interval": f"{METRICS_INTERVAL_S}s"})
     pool = CollectorPool(workdir)
     try:
         # The collector first: every connection of the stack is then seen from its start.

@@ -71,13 +71,7 @@ def captured(tmp_path_factory):
     stack = GatewayStack(workdir)
     health_port, metrics_port = free_port(), free_port()
     traces_path = workdir / "traces.json"
-    receiver = {
-        "protocols": ["http", "redis"],
-        # curl stays out, so nginx's server span is each trace's root.
-        "comm": {"include": ["nginx", "python3", "redis-server"]},
-        "ports": {"include": stack.ports},
-        "metrics": {"enabled": False},
-    }
+    receiver = stack.receiver_config(metrics={"enabled": False})
     pool = CollectorPool(workdir)
     try:
         # The collector first: every connection of the stack is then seen from its start.
