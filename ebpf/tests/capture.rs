@@ -10,7 +10,7 @@ use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{is_root, spawn_python};
+use common::{is_root, load_or_skip, spawn_python};
 use cormorant_ebpf::{
     Direction, EventKind, KernelFilters, SocketEvent, SocketRole, SocketTracer, Syscall,
     TracerConfig, TracerEvent, Transport,
@@ -106,17 +106,14 @@ fn own_loopback_exchange() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captures_an_http_exchange_between_two_sockets_of_a_child_process() {
-    if !is_root() {
-        println!("skipped: needs root");
-        return;
-    }
     // Shorter than the request, longer than the response: shows the cut-off at work.
     let config = TracerConfig {
         payload_bytes: PAYLOAD_BYTES as u32,
         ..TracerConfig::default()
     };
-    let mut tracer = SocketTracer::load(&config).expect("load socket tracer");
-    let mut events = tracer.events().expect("event stream");
+    let Some((mut tracer, mut events)) = load_or_skip(&config) else {
+        return;
+    };
     assert!(
         tracer.events().is_err(),
         "the ring buffer has a single consumer"
@@ -264,12 +261,9 @@ client.close()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn captures_unconnected_udp_with_peers_from_the_call_arguments() {
-    if !is_root() {
-        println!("skipped: needs root");
+    let Some((_tracer, mut events)) = load_or_skip(&TracerConfig::default()) else {
         return;
-    }
-    let mut tracer = SocketTracer::load(&TracerConfig::default()).expect("load socket tracer");
-    let mut events = tracer.events().expect("event stream");
+    };
     let (pid, peer) = spawn_python(UDP_SCRIPT);
 
     let mut captured: Vec<SocketEvent> = Vec::new();

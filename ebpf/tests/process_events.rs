@@ -2,16 +2,14 @@
 //! record with the executable path and argv, then one exit record for the same process.
 //! Needs root; prints "skipped: needs root" otherwise.
 
+mod common;
+
 use std::process::Command;
 use std::time::Duration;
 
-use cormorant_ebpf::{ProcessEvent, ProcessEventKind, SocketTracer, TracerConfig, TracerEvent};
+use common::load_or_skip;
+use cormorant_ebpf::{ProcessEvent, ProcessEventKind, TracerConfig, TracerEvent};
 use futures::StreamExt;
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
 
 /// An argument no other process on the machine is running with.
 fn distinctive_argument() -> String {
@@ -20,12 +18,9 @@ fn distinctive_argument() -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_exec_with_path_and_argv_then_exit() {
-    if !is_root() {
-        println!("skipped: needs root");
+    let Some((_tracer, mut events)) = load_or_skip(&TracerConfig::default()) else {
         return;
-    }
-    let mut tracer = SocketTracer::load(&TracerConfig::default()).expect("load socket tracer");
-    let mut events = tracer.events().expect("event stream");
+    };
     let marker = distinctive_argument();
     // `exec` makes the shell replace itself with true (which ignores its arguments): two
     // execs in one process (the second with its own argv), then a single exit.
@@ -94,16 +89,13 @@ async fn reports_exec_with_path_and_argv_then_exit() {
 /// A payload limit below the argv length cuts the record there, mid-argument.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cuts_long_command_lines_at_the_payload_limit() {
-    if !is_root() {
-        println!("skipped: needs root");
-        return;
-    }
     let config = TracerConfig {
         payload_bytes: 32,
         ..TracerConfig::default()
     };
-    let mut tracer = SocketTracer::load(&config).expect("load socket tracer");
-    let mut events = tracer.events().expect("event stream");
+    let Some((_tracer, mut events)) = load_or_skip(&config) else {
+        return;
+    };
     let marker = distinctive_argument();
     let mut child = Command::new("/bin/true")
         .args([marker.as_str(), "second-argument"])

@@ -7,10 +7,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{is_root, spawn_python};
+use common::{load_or_skip, spawn_python};
 use cormorant_ebpf::{
-    Direction, EventKind, ProcessEventKind, SocketEvent, SocketRole, SocketTracer, Syscall,
-    TracerConfig, TracerEvent,
+    Direction, EventKind, ProcessEventKind, SocketEvent, SocketRole, Syscall, TracerConfig,
+    TracerEvent,
 };
 use futures::StreamExt;
 
@@ -33,12 +33,9 @@ print(first.fileno(), a.getsockname()[1], b.getsockname()[1], conn.fileno())
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_fd_reports_its_new_socket_and_peeks_keep_the_sequence() {
-    if !is_root() {
-        println!("skipped: needs root");
+    let Some((_tracer, mut events)) = load_or_skip(&TracerConfig::default()) else {
         return;
-    }
-    let mut tracer = SocketTracer::load(&TracerConfig::default()).expect("load socket tracer");
-    let mut events = tracer.events().expect("event stream");
+    };
     let (pid, peer) = spawn_python(SCRIPT);
 
     // Everything the child did, up to its exit.
