@@ -125,9 +125,10 @@ class SpanIndex:
     """The written spans by what ties each to its request, whatever the receiver linked: the
     client's port for nginx's server span, the forwarded request id for the HTTP spans behind
     it, the Redis key (named after that id) for the Redis spans. Every span under a key is
-    kept, so that duplicates fail the test."""
+    kept, so that duplicates fail the test. Client ports are reused across batches, so nginx
+    server spans that started before `since_ns` (an earlier batch's) are not keyed."""
 
-    def __init__(self, spans: list[SystemSpan], stack: GatewayStack):
+    def __init__(self, spans: list[SystemSpan], stack: GatewayStack, since_ns: int):
         self.spans = spans
         self.by_key: dict[tuple, list[SystemSpan]] = defaultdict(list)
         self.by_trace: dict[str, list[SystemSpan]] = defaultdict(list)
@@ -143,7 +144,7 @@ class SpanIndex:
                 self.children[span.parent_span_id].append(span)
             role = roles.get((span.pid, span.kind))
             if role == "nginx server":
-                key = span.attributes.get("client.port")
+                key = span.attributes.get("client.port") if span.start_ns >= since_ns else None
             elif role in HTTP_ROLES:
                 key = request_id_of(span)
             else:
@@ -159,12 +160,13 @@ class SpanIndex:
         return {role: self.by_key.get((role, keys[role]), []) for role in ROLES}
 
 
-def wait_for_spans(captured: CapturedStack, batch: list[Sent]) -> SpanIndex:
-    """The index once every request of the batch has all five spans written."""
+def wait_for_spans(captured: CapturedStack, batch: list[Sent], since_ns: int) -> SpanIndex:
+    """The index once every request of the batch, sent after `since_ns`, has all five spans
+    written."""
     stack = captured.stack
     deadline = time.monotonic() + SPAN_TIMEOUT_S
     while True:
-        index = SpanIndex(read_spans(captured.traces_path), stack)
+        index = SpanIndex(read_spans(captured.traces_path), stack, since_ns)
         missing = [(sent.target, sent.request_id, role) for sent in batch
                    for role, found in index.of(sent).items() if not found]
         if not missing:
@@ -224,8 +226,9 @@ def peak_concurrency(spans: list[SystemSpan]) -> int:
 
 
 def assert_each_request_is_one_linked_trace(captured: CapturedStack, targets: list[str]):
+    since_ns = time.time_ns()
     batch = send_concurrently(captured.stack, targets)
-    index = wait_for_spans(captured, batch)
+    index = wait_for_spans(captured, batch, since_ns)
     roots = [index.of(sent)["nginx server"][0] for sent in batch]
     # The point of the test: nginx's one thread had many requests open at once.
     assert peak_concurrency(roots) >= PARALLEL_CLIENTS // 2, (
