@@ -11,6 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use thiserror::Error;
 
+use crate::comm::Comm;
 use crate::process::{ProcessEvent, ProcessEventKind};
 
 /// Kernel-side cap on captured payload bytes (`MAX_PAYLOAD_BYTES` in `socket_trace.h`).
@@ -161,7 +162,7 @@ pub struct SocketEvent {
     pub local: SocketAddr,
     pub remote: SocketAddr,
     /// The thread's command name (`/proc/<pid>/task/<tid>/comm`).
-    pub comm: String,
+    pub comm: Comm,
     /// The first bytes the call moved (at most the configured payload size; for
     /// vectored calls the first segment only).
     pub payload: Vec<u8>,
@@ -258,11 +259,8 @@ fn split_record(bytes: &[u8]) -> Result<(Record<'_>, &[u8]), DecodeError> {
     ))
 }
 
-/// The NUL-terminated (or full 16-byte) comm, lossy UTF-8.
-fn comm(record: &Record<'_>) -> String {
-    let comm: [u8; 16] = record.array(at!(comm));
-    let comm_len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
-    String::from_utf8_lossy(&comm[..comm_len]).into_owned()
+fn comm(record: &Record<'_>) -> Comm {
+    Comm::from_kernel(record.array(at!(comm)))
 }
 
 impl SocketEvent {

@@ -10,6 +10,7 @@
 //! Protocol parsing and span building live in the `ebpf` receiver.
 
 mod clock;
+mod comm;
 mod event;
 mod filters;
 mod loader;
@@ -17,6 +18,7 @@ mod process;
 mod stream;
 
 pub use clock::monotonic_to_unix_nanos;
+pub use comm::Comm;
 pub use event::{
     DecodeError, Direction, EventKind, HEADER_SIZE, MAX_PAYLOAD_BYTES, SocketEvent, SocketRole,
     Syscall, TracerEvent, Transport,

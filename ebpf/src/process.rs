@@ -2,6 +2,8 @@
 //! keeps per-process metadata (executable, command line) from the first and drops it on the
 //! second.
 
+use crate::comm::Comm;
+
 /// What happened to the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProcessEventKind {
@@ -21,7 +23,7 @@ pub struct ProcessEvent {
     pub tgid: u32,
     pub cgroup_id: u64,
     /// The command name: for `Exec` already the new program's.
-    pub comm: String,
+    pub comm: Comm,
     /// `Exec`: the path `execve` was given (lossy UTF-8), as the kernel resolved it
     /// relative to the caller; `None` for `Exit` and for an exec record without payload.
     pub executable: Option<String>,
@@ -39,7 +41,7 @@ impl ProcessEvent {
         timestamp_ns: u64,
         tgid: u32,
         cgroup_id: u64,
-        comm: String,
+        comm: Comm,
         payload: &[u8],
     ) -> ProcessEvent {
         let (executable, command_line) = match kind {
@@ -86,7 +88,7 @@ mod tests {
     use super::*;
 
     fn exec(payload: &[u8]) -> ProcessEvent {
-        ProcessEvent::from_record(ProcessEventKind::Exec, 1, 42, 7, "sh".to_string(), payload)
+        ProcessEvent::from_record(ProcessEventKind::Exec, 1, 42, 7, Comm::from("sh"), payload)
     }
 
     #[test]
@@ -131,7 +133,7 @@ mod tests {
             1,
             42,
             7,
-            "sh".to_string(),
+            Comm::from("sh"),
             b"stray\0bytes",
         );
         assert_eq!(event.executable, None);

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use cormorant_core::ComponentId;
-use cormorant_ebpf::{Direction, EventKind, SocketEvent, SocketRole, Syscall, Transport};
+use cormorant_ebpf::{Comm, Direction, EventKind, SocketEvent, SocketRole, Syscall, Transport};
 use cormorant_receiver_ebpf::receiver::EbpfReceiverConfig;
 use cormorant_receiver_ebpf::receiver::capture::Capture;
 use cormorant_receiver_ebpf::receiver::telemetry::EbpfTelemetry;
@@ -96,7 +96,7 @@ impl Socket {
             transport: Transport::Tcp,
             local: self.local,
             remote: self.remote,
-            comm: "nginx".to_owned(),
+            comm: Comm::from("nginx"),
             payload: payload.to_vec(),
         }
     }

@@ -224,8 +224,8 @@ impl Http1Parser {
         let mut facts = HeaderFacts::default();
         for header in headers {
             let name = header.name;
-            // None of these is a trace header, so they are matched first and only the other
-            // headers' values are converted to text for the trace header check.
+            // None of these is a trace header, so they are matched first; the trace header
+            // check then converts a value to text only when its name matched.
             if name.eq_ignore_ascii_case("host") {
                 facts.host.get_or_insert_with(|| header_text(header.value));
             } else if name.eq_ignore_ascii_case("user-agent") {
@@ -252,7 +252,7 @@ impl Http1Parser {
                 if !last.is_empty() {
                     facts.chunked_last = Some(last.eq_ignore_ascii_case("chunked"));
                 }
-            } else if facts.trace_headers.record(name, &text(header.value)) {
+            } else if facts.trace_headers.record(name, header.value) {
                 continue;
             }
             if let Some(configured) = self

@@ -270,8 +270,9 @@ pub struct TraceHeaders {
 
 impl TraceHeaders {
     /// Keeps `value` if `name` (any case) is a trace header; says whether it was one. The
-    /// first occurrence of a header wins.
-    pub fn record(&mut self, name: &str, value: &str) -> bool {
+    /// first occurrence of a header wins. The value is raw header bytes (lossy UTF-8), so a
+    /// parser converts only the values of trace headers.
+    pub fn record(&mut self, name: &str, value: impl AsRef<[u8]>) -> bool {
         let slot = match name.len() {
             2 if name.eq_ignore_ascii_case("b3") => &mut self.b3,
             3 if name.eq_ignore_ascii_case("sw8") => &mut self.sw8,
@@ -285,7 +286,7 @@ impl TraceHeaders {
             _ => return false,
         };
         if slot.is_none() {
-            *slot = Some(value.to_owned());
+            *slot = Some(String::from_utf8_lossy(value.as_ref()).into_owned());
         }
         true
     }

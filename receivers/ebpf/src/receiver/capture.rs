@@ -178,7 +178,7 @@ impl Capture {
             .ports
             .admits_either(&event.local.port(), &event.remote.port())
             && config.pids.admits(&event.pid)
-            && config.comm.admits(&event.comm)
+            && config.comm.admits(event.comm.as_str())
     }
 
     /// Adds a socket's entry. Its process is looked up now, while it surely runs: a short

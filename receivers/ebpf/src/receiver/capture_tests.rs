@@ -3,7 +3,7 @@ use std::net::SocketAddr;
 use cormorant_core::ComponentId;
 use cormorant_core::pdata::trace::span::SpanKind;
 use cormorant_core::pdata::trace::status::StatusCode;
-use cormorant_ebpf::{Direction as EventDirection, Syscall};
+use cormorant_ebpf::{Comm, Direction as EventDirection, Syscall};
 
 use super::*;
 
@@ -50,7 +50,7 @@ impl Event {
             transport: EventTransport::Tcp,
             local: addr(self.local),
             remote: addr(self.remote),
-            comm: format!("proc{}", self.pid),
+            comm: Comm::from(format!("proc{}", self.pid).as_str()),
             payload: Vec::new(),
         }
     }
@@ -315,7 +315,7 @@ fn process_event(
         timestamp_ns,
         tgid: EXITED_CLIENT,
         cgroup_id: 0,
-        comm: "curl".to_owned(),
+        comm: Comm::from("curl"),
         executable: Some("/usr/bin/curl".to_owned()),
         command_line: vec!["curl".to_owned(), "http://gw:8080/api/v1/orders".to_owned()],
     }

@@ -94,9 +94,13 @@ impl<T> Default for Filter<T> {
 }
 
 impl<T: PartialEq> Filter<T> {
-    /// Whether a single value passes.
-    pub fn admits(&self, value: &T) -> bool {
-        (self.include.is_empty() || self.include.contains(value)) && !self.exclude.contains(value)
+    /// Whether a single value passes; it may be a borrowed form of `T` (a `str` for names).
+    pub fn admits<V: ?Sized>(&self, value: &V) -> bool
+    where
+        T: PartialEq<V>,
+    {
+        let listed = |list: &[T]| list.iter().any(|entry| entry == value);
+        (self.include.is_empty() || listed(&self.include)) && !listed(&self.exclude)
     }
 
     /// Whether either of two values passes the include list and neither is excluded (a

@@ -14,13 +14,13 @@ use crate::process::ExecRecord;
 impl Capture {
     /// Processes one process event; the receiver's pid and comm filters apply as to sockets.
     pub fn handle_process(&mut self, event: ProcessEvent) {
-        if !(self.config.pids.admits(&event.tgid) && self.config.comm.admits(&event.comm)) {
+        if !(self.config.pids.admits(&event.tgid) && self.config.comm.admits(event.comm.as_str())) {
             return;
         }
         match event.kind {
             ProcessEventKind::Exec => self.processes.exec(ExecRecord {
                 pid: event.tgid,
-                comm: event.comm,
+                comm: event.comm.to_string(),
                 cgroup_id: event.cgroup_id,
                 executable: event.executable,
                 arguments: event.command_line,
