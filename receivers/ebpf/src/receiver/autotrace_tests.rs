@@ -125,6 +125,30 @@ fn aliases_chain_across_hops() {
 }
 
 #[test]
+fn a_server_candidate_waits_through_thousands_of_unclaimed_requests_and_no_longer() {
+    let mut tracer = AutoTracer::new(AutoTraceLimits::default());
+    // Server-first link with MAX_SERVER_CANDIDATES - 1 requests of untraced clients between
+    // the server's read and the client's write: still linked.
+    let server = tracer.server_request(seen(2, 2, Some(1), SECOND), None);
+    let unclaimed = |tracer: &mut AutoTracer, from: u32| {
+        for seq in from..from + MAX_SERVER_CANDIDATES as u32 - 1 {
+            tracer.server_request(seen(3, 3, Some(seq), SECOND), None);
+        }
+    };
+    unclaimed(&mut tracer, 1_000_000);
+    let client = tracer.client_request(seen(1, 1, Some(1), SECOND));
+    assert_eq!(tracer.resolve(server, SECOND).trace_id, client.trace_id);
+
+    // One more unclaimed request and the candidate is gone: the list is bounded.
+    let server = tracer.server_request(seen(2, 2, Some(2), SECOND), None);
+    unclaimed(&mut tracer, 2_000_000);
+    tracer.server_request(seen(3, 3, Some(3_000_000), SECOND), None);
+    let client = tracer.client_request(seen(1, 1, Some(2), SECOND));
+    assert_ne!(tracer.resolve(server, SECOND).trace_id, client.trace_id);
+    assert!(tracer.servers.len() <= MAX_SERVER_CANDIDATES);
+}
+
+#[test]
 fn entries_expire_and_maps_stay_bounded() {
     let mut tracer = tracer();
     let server = tracer.server_request(seen(5, 5, Some(1), SECOND), None);
