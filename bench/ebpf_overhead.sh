@@ -30,6 +30,8 @@
 #   BENCH_RATE=10000               paced requests/s in phase 2
 #   BENCH_PACED_SECONDS=20         length of the paced runs
 #   BENCH_PACED_CONNECTIONS=64     wrk connections in the paced runs
+#   BENCH_PACED_ROUNDS=3           paced runs with the receiver (fresh collector each); the
+#                                  CPU verdict is on their median
 #   BENCH_SETTLE_SECONDS=40        longest wait for the last spans after a paced run
 #   BENCH_GATEWAY_PORT=18480  BENCH_BACKEND_PORT=18481
 #   BENCH_GATEWAY_STATUS_PORT=18482  BENCH_BACKEND_STATUS_PORT=18483
@@ -48,6 +50,7 @@ WRK_CONNECTIONS=${BENCH_WRK_CONNECTIONS:-32}
 PACED_RATE=${BENCH_RATE:-10000}
 PACED_SECONDS=${BENCH_PACED_SECONDS:-20}
 PACED_CONNECTIONS=${BENCH_PACED_CONNECTIONS:-64}
+PACED_ROUNDS=${BENCH_PACED_ROUNDS:-3}
 SETTLE_SECONDS=${BENCH_SETTLE_SECONDS:-40}
 BASELINE_ONLY=${BENCH_BASELINE_ONLY:-0}
 PIN=${BENCH_PIN:-0}
@@ -419,6 +422,7 @@ for round in $(seq "$ROUNDS"); do
 done
 
 mean() { printf '%s\n' "$@" | awk '{ sum += $1 } END { printf "%.0f\n", sum / NR }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # floor_report BASELINE_MEAN RECEIVER_LOSS RATE...: the loss of the empty-program runs (RATE...)
 # and how much of the receiver's loss lies above it.
@@ -452,61 +456,73 @@ base_paced_rate=$(calc "%.0f" "$(wrk_requests "$WORK/paced-base.txt") / $(wrk_se
 base_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $base_paced_wall")
 
 if [[ "$BASELINE_ONLY" != 1 ]]; then
-    log "paced with the receiver: $PACED_RATE req/s for ${PACED_SECONDS}s"
-    programs_before=$(tracepoint_program_ids)
-    start_capturing_collector
-    # The receiver's programs are the tracepoint programs that appeared with the collector.
-    mapfile -t receiver_programs < <(comm -13 <(echo "$programs_before") <(tracepoint_program_ids))
-    ((${#receiver_programs[@]} > 0)) || die "bpftool lists no tracepoint program loaded by the collector"
-    bpf_stats_were=$(sysctl -n kernel.bpf_stats_enabled)
-    sysctl -qw kernel.bpf_stats_enabled=1
-    idle_rss_kib=$(rss_kib "$collector_pid")
-    gateway_before=$(nginx_requests "$GATEWAY_STATUS_PORT")
-    backend_before=$(nginx_requests "$BACKEND_STATUS_PORT")
-    accepted_before=$(metric_value otelcol_receiver_accepted_spans)
-    spans_before=$(metric_value cormorant_ebpf_spans)
-    events_before=$(metric_value cormorant_ebpf_events)
-    lost_before=$(metric_value cormorant_ebpf_lost_events)
-    parse_errors_before=$(metric_value cormorant_ebpf_parse_errors)
-    ticks_before=$(cpu_ticks "$collector_pid")
-    nginx_ticks_before=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
-    read -r bpf_ns_before bpf_runs_before < <(bpf_run_time "${receiver_programs[@]}")
-    started=$(now_seconds)
-    paced_run "$WORK/paced-ebpf.txt"
-    ticks_after=$(cpu_ticks "$collector_pid")
-    nginx_ticks_after=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
-    paced_wall=$(calc "%.3f" "$(now_seconds) - $started")
-    read -r bpf_ns_after bpf_runs_after < <(bpf_run_time "${receiver_programs[@]}")
-    sysctl -qw "kernel.bpf_stats_enabled=$bpf_stats_were"
-    bpf_stats_were=""
-    gateway_requests=$(($(nginx_requests "$GATEWAY_STATUS_PORT") - gateway_before - 1))
-    backend_requests=$(($(nginx_requests "$BACKEND_STATUS_PORT") - backend_before - 1))
-    expected_spans=$((2 * gateway_requests + backend_requests))
-    settle_started=$(now_seconds)
-    wait_for_spans "$expected_spans" "$accepted_before"
-    settle_seconds=$(calc "%.1f" "$(now_seconds) - $settle_started")
-    accepted_spans=$(difference "$(metric_value otelcol_receiver_accepted_spans)" "$accepted_before")
-    receiver_spans=$(difference "$(metric_value cormorant_ebpf_spans)" "$spans_before")
-    events=$(difference "$(metric_value cormorant_ebpf_events)" "$events_before")
-    lost_events=$(difference "$(metric_value cormorant_ebpf_lost_events)" "$lost_before")
-    parse_errors=$(difference "$(metric_value cormorant_ebpf_parse_errors)" "$parse_errors_before")
-    rss_now_kib=$(rss_kib "$collector_pid")
-    rss_peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$collector_pid/status")
-    stop_collector
+    # One paced run's collector CPU moves by more than the margin to the target on a shared
+    # VM, so the run is repeated with a fresh collector and the verdict taken on the median.
+    paced_lines=()
+    round_cores=()
+    all_captured=1
+    for ((round = 1; round <= PACED_ROUNDS; round++)); do
+        log "paced with the receiver, round $round/$PACED_ROUNDS: $PACED_RATE req/s for ${PACED_SECONDS}s"
+        programs_before=$(tracepoint_program_ids)
+        start_capturing_collector
+        # The receiver's programs are the tracepoint programs that appeared with the collector.
+        mapfile -t receiver_programs < <(comm -13 <(echo "$programs_before") <(tracepoint_program_ids))
+        ((${#receiver_programs[@]} > 0)) || die "bpftool lists no tracepoint program loaded by the collector"
+        bpf_stats_were=$(sysctl -n kernel.bpf_stats_enabled)
+        sysctl -qw kernel.bpf_stats_enabled=1
+        idle_rss_kib=$(rss_kib "$collector_pid")
+        gateway_before=$(nginx_requests "$GATEWAY_STATUS_PORT")
+        backend_before=$(nginx_requests "$BACKEND_STATUS_PORT")
+        accepted_before=$(metric_value otelcol_receiver_accepted_spans)
+        spans_before=$(metric_value cormorant_ebpf_spans)
+        events_before=$(metric_value cormorant_ebpf_events)
+        lost_before=$(metric_value cormorant_ebpf_lost_events)
+        parse_errors_before=$(metric_value cormorant_ebpf_parse_errors)
+        ticks_before=$(cpu_ticks "$collector_pid")
+        nginx_ticks_before=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+        read -r bpf_ns_before bpf_runs_before < <(bpf_run_time "${receiver_programs[@]}")
+        started=$(now_seconds)
+        paced_run "$WORK/paced-ebpf.txt"
+        ticks_after=$(cpu_ticks "$collector_pid")
+        nginx_ticks_after=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+        paced_wall=$(calc "%.3f" "$(now_seconds) - $started")
+        read -r bpf_ns_after bpf_runs_after < <(bpf_run_time "${receiver_programs[@]}")
+        sysctl -qw "kernel.bpf_stats_enabled=$bpf_stats_were"
+        bpf_stats_were=""
+        gateway_requests=$(($(nginx_requests "$GATEWAY_STATUS_PORT") - gateway_before - 1))
+        backend_requests=$(($(nginx_requests "$BACKEND_STATUS_PORT") - backend_before - 1))
+        expected_spans=$((2 * gateway_requests + backend_requests))
+        settle_started=$(now_seconds)
+        wait_for_spans "$expected_spans" "$accepted_before"
+        settle_seconds=$(calc "%.1f" "$(now_seconds) - $settle_started")
+        accepted_spans=$(difference "$(metric_value otelcol_receiver_accepted_spans)" "$accepted_before")
+        receiver_spans=$(difference "$(metric_value cormorant_ebpf_spans)" "$spans_before")
+        events=$(difference "$(metric_value cormorant_ebpf_events)" "$events_before")
+        lost_events=$(difference "$(metric_value cormorant_ebpf_lost_events)" "$lost_before")
+        parse_errors=$(difference "$(metric_value cormorant_ebpf_parse_errors)" "$parse_errors_before")
+        rss_now_kib=$(rss_kib "$collector_pid")
+        rss_peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$collector_pid/status")
+        stop_collector
 
-    sent_requests=$(wrk_requests "$WORK/paced-ebpf.txt")
-    paced_seconds=$(wrk_seconds "$WORK/paced-ebpf.txt")
-    paced_rate=$(calc "%.0f" "$sent_requests / $paced_seconds")
-    collector_cores=$(calc "%.3f" "($ticks_after - $ticks_before) / $CLK_TCK / $paced_wall")
-    ebpf_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $paced_wall")
-    capture_percent=$(calc "%.3f" "100 * $accepted_spans / $expected_spans")
-    bpf_seconds=$(calc "%.3f" "($bpf_ns_after - $bpf_ns_before) / 1e9")
-    bpf_runs=$((bpf_runs_after - bpf_runs_before))
-    bpf_cores=$(calc "%.3f" "$bpf_seconds / $paced_wall")
-    bpf_us_per_request=$(calc "%.1f" "$bpf_seconds * 1e6 / $gateway_requests")
-    bpf_ns_per_run=$(calc "%.0f" "($bpf_ns_after - $bpf_ns_before) / ($bpf_runs > 0 ? $bpf_runs : 1)")
-    events_per_request=n/a
-    [[ "$events" == n/a ]] || events_per_request=$(calc "%.1f" "$events / $gateway_requests")
+        sent_requests=$(wrk_requests "$WORK/paced-ebpf.txt")
+        paced_seconds=$(wrk_seconds "$WORK/paced-ebpf.txt")
+        paced_rate=$(calc "%.0f" "$sent_requests / $paced_seconds")
+        collector_cores=$(calc "%.3f" "($ticks_after - $ticks_before) / $CLK_TCK / $paced_wall")
+        ebpf_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $paced_wall")
+        capture_percent=$(calc "%.3f" "100 * $accepted_spans / $expected_spans")
+        bpf_seconds=$(calc "%.3f" "($bpf_ns_after - $bpf_ns_before) / 1e9")
+        bpf_runs=$((bpf_runs_after - bpf_runs_before))
+        bpf_cores=$(calc "%.3f" "$bpf_seconds / $paced_wall")
+        bpf_us_per_request=$(calc "%.1f" "$bpf_seconds * 1e6 / $gateway_requests")
+        bpf_ns_per_run=$(calc "%.0f" "($bpf_ns_after - $bpf_ns_before) / ($bpf_runs > 0 ? $bpf_runs : 1)")
+        events_per_request=n/a
+        [[ "$events" == n/a ]] || events_per_request=$(calc "%.1f" "$events / $gateway_requests")
+        round_cores+=("$collector_cores")
+        [[ "$accepted_spans" == "$expected_spans" && "$lost_events" == 0 ]] || all_captured=0
+        paced_lines+=("$(printf '   round %-28d collector %s cores, %s of %s spans, %s events lost' \
+            "$round" "$collector_cores" "$accepted_spans" "$expected_spans" "$lost_events")")
+    done
+    collector_cores=$(median "${round_cores[@]}")
 
     ebpf_mean=$(mean "${ebpf_rates_shared[@]}")
     loss_percent=$(calc "%.2f" "100 * (1 - $ebpf_mean / $baseline_mean)")
@@ -518,7 +534,7 @@ if [[ "$BASELINE_ONLY" != 1 ]]; then
         pinned_loss_percent=$(calc "%.2f" "100 * (1 - $pinned_ebpf_mean / $pinned_baseline_mean)")
         pinned_verdict=$(verdict "$pinned_loss_percent <= $LOSS_TARGET_PERCENT")
     fi
-    if [[ "$accepted_spans" == "$expected_spans" && "$lost_events" == 0 ]]; then
+    if ((all_captured)); then
         capture_verdict=met
     elif ((accepted_spans > expected_spans)); then
         capture_verdict="MISSED (more spans than the requests explain)"
@@ -581,16 +597,17 @@ EOF
     [[ "$FLOOR" != 1 ]] || floor_report "$pinned_baseline_mean" "$pinned_loss_percent" "${floor_rates_pinned[@]}"
 fi
 cat <<EOF
-2. paced ($PACED_RATE req/s, $PACED_CONNECTIONS connections, ${PACED_SECONDS} s)
+2. paced ($PACED_RATE req/s, $PACED_CONNECTIONS connections, ${PACED_SECONDS} s; $PACED_ROUNDS rounds with the receiver, details of the last)
+$(printf '%s\n' "${paced_lines[@]}")
    requests sent (wrk, completed)     $sent_requests in $paced_seconds s = $paced_rate req/s $pacing_note
    requests handled (stub_status)     gateway $gateway_requests, backend $backend_requests ($((gateway_requests - sent_requests)) still in flight when wrk stopped)
    spans expected                     $expected_spans (2 per gateway request: SERVER + CLIENT; 1 per backend request)
    spans captured                     $accepted_spans (otelcol_receiver_accepted_spans, read $settle_seconds s after wrk stopped); receiver count $receiver_spans (cormorant_ebpf_spans_total)
-   captured / expected                $capture_percent % (target $CAPTURE_TARGET_PERCENT % with 0 events lost: $capture_verdict)
+   captured / expected                $capture_percent % (target $CAPTURE_TARGET_PERCENT % with 0 events lost in every round: $capture_verdict)
    events lost                        $lost_events (cormorant_ebpf_lost_events_total)
    events read                        $events ($events_per_request per gateway request, all traced processes)
    parse errors                       $parse_errors
-   collector CPU                      $collector_cores cores (target <= $CPU_TARGET_CORES: $cpu_verdict)
+   collector CPU, median of rounds    $collector_cores cores (target <= $CPU_TARGET_CORES: $cpu_verdict)
    collector RSS idle / end / peak    $(calc "%.1f" "$idle_rss_kib / 1024") / $(calc "%.1f" "$rss_now_kib / 1024") / $(calc "%.1f" "$rss_peak_kib / 1024") MiB
    nginx workers CPU without / with   $base_nginx_cores / $ebpf_nginx_cores cores (without: $base_paced_rate req/s achieved)
    eBPF programs run time             $bpf_seconds s = $bpf_cores cores, $bpf_runs runs, $bpf_ns_per_run ns/run, $bpf_us_per_request us per gateway request
