@@ -455,6 +455,71 @@ base_paced_wall=$(calc "%.3f" "$(now_seconds) - $started")
 base_paced_rate=$(calc "%.0f" "$(wrk_requests "$WORK/paced-base.txt") / $(wrk_seconds "$WORK/paced-base.txt")")
 base_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $base_paced_wall")
 
+# paced_receiver_round ROUND: one paced run with a fresh collector. Sets the run's figures
+# (the report prints the last round's) and adds its line, CPU and capture outcome.
+paced_receiver_round() {
+    local round=$1
+    log "paced with the receiver, round $round/$PACED_ROUNDS: $PACED_RATE req/s for ${PACED_SECONDS}s"
+    programs_before=$(tracepoint_program_ids)
+    start_capturing_collector
+    # The receiver's programs are the tracepoint programs that appeared with the collector.
+    mapfile -t receiver_programs < <(comm -13 <(echo "$programs_before") <(tracepoint_program_ids))
+    ((${#receiver_programs[@]} > 0)) || die "bpftool lists no tracepoint program loaded by the collector"
+    bpf_stats_were=$(sysctl -n kernel.bpf_stats_enabled)
+    sysctl -qw kernel.bpf_stats_enabled=1
+    idle_rss_kib=$(rss_kib "$collector_pid")
+    gateway_before=$(nginx_requests "$GATEWAY_STATUS_PORT")
+    backend_before=$(nginx_requests "$BACKEND_STATUS_PORT")
+    accepted_before=$(metric_value otelcol_receiver_accepted_spans)
+    spans_before=$(metric_value cormorant_ebpf_spans)
+    events_before=$(metric_value cormorant_ebpf_events)
+    lost_before=$(metric_value cormorant_ebpf_lost_events)
+    parse_errors_before=$(metric_value cormorant_ebpf_parse_errors)
+    ticks_before=$(cpu_ticks "$collector_pid")
+    nginx_ticks_before=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+    read -r bpf_ns_before bpf_runs_before < <(bpf_run_time "${receiver_programs[@]}")
+    started=$(now_seconds)
+    paced_run "$WORK/paced-ebpf.txt"
+    ticks_after=$(cpu_ticks "$collector_pid")
+    nginx_ticks_after=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
+    paced_wall=$(calc "%.3f" "$(now_seconds) - $started")
+    read -r bpf_ns_after bpf_runs_after < <(bpf_run_time "${receiver_programs[@]}")
+    sysctl -qw "kernel.bpf_stats_enabled=$bpf_stats_were"
+    bpf_stats_were=""
+    gateway_requests=$(($(nginx_requests "$GATEWAY_STATUS_PORT") - gateway_before - 1))
+    backend_requests=$(($(nginx_requests "$BACKEND_STATUS_PORT") - backend_before - 1))
+    expected_spans=$((2 * gateway_requests + backend_requests))
+    settle_started=$(now_seconds)
+    wait_for_spans "$expected_spans" "$accepted_before"
+    settle_seconds=$(calc "%.1f" "$(now_seconds) - $settle_started")
+    accepted_spans=$(difference "$(metric_value otelcol_receiver_accepted_spans)" "$accepted_before")
+    receiver_spans=$(difference "$(metric_value cormorant_ebpf_spans)" "$spans_before")
+    events=$(difference "$(metric_value cormorant_ebpf_events)" "$events_before")
+    lost_events=$(difference "$(metric_value cormorant_ebpf_lost_events)" "$lost_before")
+    parse_errors=$(difference "$(metric_value cormorant_ebpf_parse_errors)" "$parse_errors_before")
+    rss_now_kib=$(rss_kib "$collector_pid")
+    rss_peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$collector_pid/status")
+    stop_collector
+
+    sent_requests=$(wrk_requests "$WORK/paced-ebpf.txt")
+    paced_seconds=$(wrk_seconds "$WORK/paced-ebpf.txt")
+    paced_rate=$(calc "%.0f" "$sent_requests / $paced_seconds")
+    collector_cores=$(calc "%.3f" "($ticks_after - $ticks_before) / $CLK_TCK / $paced_wall")
+    ebpf_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $paced_wall")
+    capture_percent=$(calc "%.3f" "100 * $accepted_spans / $expected_spans")
+    bpf_seconds=$(calc "%.3f" "($bpf_ns_after - $bpf_ns_before) / 1e9")
+    bpf_runs=$((bpf_runs_after - bpf_runs_before))
+    bpf_cores=$(calc "%.3f" "$bpf_seconds / $paced_wall")
+    bpf_us_per_request=$(calc "%.1f" "$bpf_seconds * 1e6 / $gateway_requests")
+    bpf_ns_per_run=$(calc "%.0f" "($bpf_ns_after - $bpf_ns_before) / ($bpf_runs > 0 ? $bpf_runs : 1)")
+    events_per_request=n/a
+    [[ "$events" == n/a ]] || events_per_request=$(calc "%.1f" "$events / $gateway_requests")
+    round_cores+=("$collector_cores")
+    [[ "$accepted_spans" == "$expected_spans" && "$lost_events" == 0 ]] || all_captured=0
+    paced_lines+=("$(printf '   round %-28d collector %s cores, %s of %s spans, %s events lost' \
+        "$round" "$collector_cores" "$accepted_spans" "$expected_spans" "$lost_events")")
+}
+
 if [[ "$BASELINE_ONLY" != 1 ]]; then
     # One paced run's collector CPU moves by more than the margin to the target on a shared
     # VM, so the run is repeated with a fresh collector and the verdict taken on the median.
@@ -462,65 +527,7 @@ if [[ "$BASELINE_ONLY" != 1 ]]; then
     round_cores=()
     all_captured=1
     for ((round = 1; round <= PACED_ROUNDS; round++)); do
-        log "paced with the receiver, round $round/$PACED_ROUNDS: $PACED_RATE req/s for ${PACED_SECONDS}s"
-        programs_before=$(tracepoint_program_ids)
-        start_capturing_collector
-        # The receiver's programs are the tracepoint programs that appeared with the collector.
-        mapfile -t receiver_programs < <(comm -13 <(echo "$programs_before") <(tracepoint_program_ids))
-        ((${#receiver_programs[@]} > 0)) || die "bpftool lists no tracepoint program loaded by the collector"
-        bpf_stats_were=$(sysctl -n kernel.bpf_stats_enabled)
-        sysctl -qw kernel.bpf_stats_enabled=1
-        idle_rss_kib=$(rss_kib "$collector_pid")
-        gateway_before=$(nginx_requests "$GATEWAY_STATUS_PORT")
-        backend_before=$(nginx_requests "$BACKEND_STATUS_PORT")
-        accepted_before=$(metric_value otelcol_receiver_accepted_spans)
-        spans_before=$(metric_value cormorant_ebpf_spans)
-        events_before=$(metric_value cormorant_ebpf_events)
-        lost_before=$(metric_value cormorant_ebpf_lost_events)
-        parse_errors_before=$(metric_value cormorant_ebpf_parse_errors)
-        ticks_before=$(cpu_ticks "$collector_pid")
-        nginx_ticks_before=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
-        read -r bpf_ns_before bpf_runs_before < <(bpf_run_time "${receiver_programs[@]}")
-        started=$(now_seconds)
-        paced_run "$WORK/paced-ebpf.txt"
-        ticks_after=$(cpu_ticks "$collector_pid")
-        nginx_ticks_after=$(nginx_worker_ticks "$gateway_pid" "$backend_pid")
-        paced_wall=$(calc "%.3f" "$(now_seconds) - $started")
-        read -r bpf_ns_after bpf_runs_after < <(bpf_run_time "${receiver_programs[@]}")
-        sysctl -qw "kernel.bpf_stats_enabled=$bpf_stats_were"
-        bpf_stats_were=""
-        gateway_requests=$(($(nginx_requests "$GATEWAY_STATUS_PORT") - gateway_before - 1))
-        backend_requests=$(($(nginx_requests "$BACKEND_STATUS_PORT") - backend_before - 1))
-        expected_spans=$((2 * gateway_requests + backend_requests))
-        settle_started=$(now_seconds)
-        wait_for_spans "$expected_spans" "$accepted_before"
-        settle_seconds=$(calc "%.1f" "$(now_seconds) - $settle_started")
-        accepted_spans=$(difference "$(metric_value otelcol_receiver_accepted_spans)" "$accepted_before")
-        receiver_spans=$(difference "$(metric_value cormorant_ebpf_spans)" "$spans_before")
-        events=$(difference "$(metric_value cormorant_ebpf_events)" "$events_before")
-        lost_events=$(difference "$(metric_value cormorant_ebpf_lost_events)" "$lost_before")
-        parse_errors=$(difference "$(metric_value cormorant_ebpf_parse_errors)" "$parse_errors_before")
-        rss_now_kib=$(rss_kib "$collector_pid")
-        rss_peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$collector_pid/status")
-        stop_collector
-
-        sent_requests=$(wrk_requests "$WORK/paced-ebpf.txt")
-        paced_seconds=$(wrk_seconds "$WORK/paced-ebpf.txt")
-        paced_rate=$(calc "%.0f" "$sent_requests / $paced_seconds")
-        collector_cores=$(calc "%.3f" "($ticks_after - $ticks_before) / $CLK_TCK / $paced_wall")
-        ebpf_nginx_cores=$(calc "%.3f" "($nginx_ticks_after - $nginx_ticks_before) / $CLK_TCK / $paced_wall")
-        capture_percent=$(calc "%.3f" "100 * $accepted_spans / $expected_spans")
-        bpf_seconds=$(calc "%.3f" "($bpf_ns_after - $bpf_ns_before) / 1e9")
-        bpf_runs=$((bpf_runs_after - bpf_runs_before))
-        bpf_cores=$(calc "%.3f" "$bpf_seconds / $paced_wall")
-        bpf_us_per_request=$(calc "%.1f" "$bpf_seconds * 1e6 / $gateway_requests")
-        bpf_ns_per_run=$(calc "%.0f" "($bpf_ns_after - $bpf_ns_before) / ($bpf_runs > 0 ? $bpf_runs : 1)")
-        events_per_request=n/a
-        [[ "$events" == n/a ]] || events_per_request=$(calc "%.1f" "$events / $gateway_requests")
-        round_cores+=("$collector_cores")
-        [[ "$accepted_spans" == "$expected_spans" && "$lost_events" == 0 ]] || all_captured=0
-        paced_lines+=("$(printf '   round %-28d collector %s cores, %s of %s spans, %s events lost' \
-            "$round" "$collector_cores" "$accepted_spans" "$expected_spans" "$lost_events")")
+        paced_receiver_round "$round"
     done
     collector_cores=$(median "${round_cores[@]}")
 

@@ -9,7 +9,7 @@ const COMM_BYTES: usize = 16;
 
 /// A command name as the kernel reports it (`/proc/<pid>/task/<tid>/comm`): at most 15
 /// bytes, valid UTF-8. Derefs to `str`.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Comm {
     bytes: [u8; COMM_BYTES],
     len: u8,
@@ -20,10 +20,7 @@ impl Comm {
     /// UTF-8 becomes `?`, one byte for one, so the name never outgrows the kernel's buffer.
     pub fn from_kernel(raw: [u8; COMM_BYTES]) -> Comm {
         let end = raw.iter().position(|&byte| byte == 0).unwrap_or(COMM_BYTES);
-        let mut comm = Comm {
-            bytes: [0; COMM_BYTES],
-            len: 0,
-        };
+        let mut comm = Comm::default();
         for chunk in raw[..end].utf8_chunks() {
             comm.push(chunk.valid().as_bytes());
             comm.push(&b"???"[..chunk.invalid().len()]);
@@ -60,10 +57,7 @@ impl From<&str> for Comm {
         while !name.is_char_boundary(end) {
             end -= 1;
         }
-        let mut comm = Comm {
-            bytes: [0; COMM_BYTES],
-            len: 0,
-        };
+        let mut comm = Comm::default();
         comm.push(&name.as_bytes()[..end]);
         comm
     }
