@@ -4,8 +4,9 @@
 //! `cormorant` binary. It holds the in-pipeline data model ([`pdata`]), the consumer chain that
 //! carries data and back-pressure ([`consumer`]), the component traits and factories
 //! ([`component`]) with the typed adapters components build their factories from ([`factory`]),
-//! config helpers ([`config`]), self-telemetry ([`telemetry`]), and the helpers components share
-//! instead of each writing their own ([`exporterhelper`], [`http_client`], [`tls`]).
+//! config helpers ([`config`]), self-telemetry ([`telemetry`]), otelcol's text form of attribute
+//! values ([`value_text`]), and the helpers components share instead of each writing their own
+//! ([`exporterhelper`], [`processorhelper`], [`http_client`], [`tls`]).
 
 pub mod component;
 pub mod config;
@@ -14,11 +15,13 @@ pub mod exporterhelper;
 pub mod factory;
 pub mod http_client;
 pub mod pdata;
+pub mod processorhelper;
 pub mod prometheus;
 pub mod server;
 mod split;
 pub mod telemetry;
 pub mod tls;
+pub mod value_text;
 
 pub use component::{
     ComponentConfig, ComponentError, ComponentId, ConfigError, CreateSettings, Exporter,
