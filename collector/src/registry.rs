@@ -39,6 +39,8 @@ impl Registry {
             processors: vec![
                 cormorant_processor_batch::factory(),
                 cormorant_processor_memory_limiter::factory(),
+                cormorant_processor_attributes::factory(),
+                cormorant_processor_resource::factory(),
             ],
             exporters: vec![
                 cormorant_exporter_otlp::grpc_factory(),

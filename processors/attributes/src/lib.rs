@@ -1,0 +1,43 @@
+//! The `attributes` processor: otelcol's action list applied to the attributes of spans, log
+//! records and metric data points, optionally only to those picked by `include` / `exclude`.
+//!
+//! ```yaml
+//! processors:
+//!   attributes/redact:
+//!     include: {match_type: regexp, services: ["^checkout"]}
+//!     actions:
+//!       - {key: deployment.environment, value: production, action: insert}
+//!       - {key: user.email, action: hash}
+//!       - {pattern: "^http\\.request\\.header\\.", action: delete}
+//! ```
+
+mod config;
+mod processor;
+
+pub use config::AttributesConfig;
+pub use processor::AttributesTransform;
+
+use cormorant_core::processorhelper::TransformProcessor;
+use cormorant_core::{
+    ConfigError, FactoryMeta, ProcessorFactory, Signal, Stability, processor_factory,
+};
+use std::sync::Arc;
+
+/// The component type in config IDs.
+pub const TYPE: &str = "attributes";
+
+/// The factory the collector's registry lists.
+pub fn factory() -> Arc<dyn ProcessorFactory> {
+    let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Beta);
+    processor_factory(meta, |settings, config: AttributesConfig, signal, next| {
+        let transform = AttributesTransform::new(&config, signal)
+            .map_err(|err| ConfigError::Invalid(format!("{} for {signal}: {err}", settings.id)))?;
+        transform.warn_if_reading_context(&settings.id);
+        Ok(Arc::new(TransformProcessor::new(
+            &settings.id,
+            signal,
+            transform,
+            next,
+        )))
+    })
+}
