@@ -78,6 +78,14 @@ def test_validate_accepts_a_good_config(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+def test_every_example_config_validates():
+    examples = sorted((REPO_ROOT / "config" / "examples").glob("*.yaml"))
+    assert examples, "config/examples holds example configs"
+    for example in examples:
+        result = run_cli("validate", "--config", str(example))
+        assert result.returncode == 0, f"{example.name}: {result.stderr}"
+
+
 def test_validate_names_the_path_of_an_unknown_key(tmp_path):
     config = GOOD_CONFIG.replace("endpoint: 127.0.0.1:4317", "endpont: 127.0.0.1:4317")
     result = run_cli("validate", "--config", write(tmp_path, "typo.yaml", config))
