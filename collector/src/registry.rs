@@ -41,6 +41,7 @@ impl Registry {
                 cormorant_processor_memory_limiter::factory(),
                 cormorant_processor_attributes::factory(),
                 cormorant_processor_resource::factory(),
+                cormorant_processor_filter::factory(),
             ],
             exporters: vec![
                 cormorant_exporter_otlp::grpc_factory(),

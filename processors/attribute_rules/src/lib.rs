@@ -15,5 +15,7 @@ mod string_filter;
 
 pub use actions::{ActionConfig, AttributeActions};
 pub use conf_value::any_value_from_conf;
-pub use matching::{AttributeMatchConfig, LibraryMatchConfig, MatchProperties, Selection};
-pub use severity::SeverityNumberConfig;
+pub use matching::{
+    AttributeMatchConfig, AttributeSet, LibraryMatchConfig, MatchProperties, Selection,
+};
+pub use severity::{SeverityNumberConfig, severity_number};

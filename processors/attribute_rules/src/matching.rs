@@ -321,6 +321,32 @@ fn attribute_matchers(
         .collect()
 }
 
+/// A list of attributes that must all be present, compiled: the legacy filter processor's
+/// `resource_attributes` for metrics.
+#[derive(Debug, Clone)]
+pub struct AttributeSet {
+    matchers: Vec<AttributeMatcher>,
+}
+
+impl AttributeSet {
+    /// Compiles `configs` under `match_type`; `what` names the setting in errors.
+    pub fn new(
+        match_type: &str,
+        configs: &[AttributeMatchConfig],
+        what: &str,
+    ) -> Result<AttributeSet, String> {
+        let match_type = MatchType::parse(match_type)?;
+        Ok(AttributeSet {
+            matchers: attribute_matchers(match_type, configs, what)?,
+        })
+    }
+
+    /// Whether every listed attribute is in `attributes`, with its value when one is given.
+    pub fn matches(&self, attributes: &[KeyValue]) -> bool {
+        all_present(&self.matchers, attributes)
+    }
+}
+
 /// Every matcher finds its key in `attributes`, with a matching value.
 fn all_present(matchers: &[AttributeMatcher], attributes: &[KeyValue]) -> bool {
     matchers.iter().all(|matcher| {

@@ -53,8 +53,9 @@ impl SeverityMatcher {
     }
 }
 
-/// `INFO` → 9, `warn2` → 14, `UNDEFINED` → 0; case does not matter.
-fn severity_number(name: &str) -> Option<i32> {
+/// The OTLP severity number of a name: `INFO` → 9, `warn2` → 14, `UNDEFINED` → 0; case does not
+/// matter.
+pub fn severity_number(name: &str) -> Option<i32> {
     let upper = name.to_ascii_uppercase();
     if upper == "UNDEFINED" || upper == "UNSPECIFIED" {
         return Some(0);
