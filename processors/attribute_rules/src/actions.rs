@@ -23,7 +23,6 @@ use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value::Value};
 use cormorant_core::value_text::as_string;
 use regex::Regex;
 use serde::Deserialize;
-use std::fmt::Write;
 
 /// One entry of `actions:` (or of the `resource` processor's `attributes:`), as written.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -406,11 +405,12 @@ fn sha256_hex(value: Option<&AnyValue>) -> String {
         }
         _ => return String::new(),
     };
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
     let mut hex = String::with_capacity(64);
     for byte in digest.as_ref() {
-        // Writing into a String cannot fail.
-        let _ = write!(hex, "{byte:02x}");
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     hex
 }

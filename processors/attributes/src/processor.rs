@@ -3,11 +3,11 @@
 
 use crate::config::AttributesConfig;
 use cormorant_attribute_rules::{AttributeActions, Selection};
-use cormorant_core::Signal;
 use cormorant_core::pdata::Payload;
 use cormorant_core::pdata::common::KeyValue;
 use cormorant_core::pdata::metrics::{Metric, metric::Data};
 use cormorant_core::processorhelper::PayloadTransform;
+use cormorant_core::{ConfigError, Signal};
 
 pub struct AttributesTransform {
     actions: AttributeActions,
@@ -16,11 +16,13 @@ pub struct AttributesTransform {
 
 impl AttributesTransform {
     /// Compiles `config` for a pipeline of `signal`.
-    pub fn new(config: &AttributesConfig, signal: Signal) -> Result<Self, String> {
-        Ok(AttributesTransform {
-            actions: AttributeActions::compile("actions", &config.actions)?,
-            selection: Selection::new(config.include.as_ref(), config.exclude.as_ref(), signal)?,
-        })
+    pub fn new(config: &AttributesConfig, signal: Signal) -> Result<Self, ConfigError> {
+        let compiled = AttributeActions::compile("actions", &config.actions).and_then(|actions| {
+            let selection =
+                Selection::new(config.include.as_ref(), config.exclude.as_ref(), signal)?;
+            Ok(AttributesTransform { actions, selection })
+        });
+        compiled.map_err(ConfigError::Invalid)
     }
 
     pub fn warn_if_reading_context(&self, processor: &impl std::fmt::Display) {

@@ -121,7 +121,7 @@ impl ComponentConfig for FilterConfig {
             )));
         }
         for signal in Signal::ALL {
-            FilterRules::new(self, signal).map_err(ConfigError::Invalid)?;
+            FilterRules::new(self, signal)?;
         }
         Ok(())
     }

@@ -8,7 +8,6 @@
 use crate::config::{FilterConfig, LegacyMetricMatch};
 use crate::ottl::{Condition, Context, Item, ItemKind, MetricShape, Point};
 use cormorant_attribute_rules::{AttributeSet, MatchProperties, Selection};
-use cormorant_core::Signal;
 use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
 use cormorant_core::pdata::logs::ResourceLogs;
 use cormorant_core::pdata::metrics::{Metric, ResourceMetrics, metric::Data};
@@ -16,6 +15,7 @@ use cormorant_core::pdata::resource::Resource;
 use cormorant_core::pdata::trace::ResourceSpans;
 use cormorant_core::pdata::{Payload, data_point_count};
 use cormorant_core::processorhelper::PayloadTransform;
+use cormorant_core::{ConfigError, Signal};
 
 /// How items of one context are judged.
 #[derive(Debug, Clone)]
@@ -120,7 +120,11 @@ fn legacy_metrics(
 
 impl FilterRules {
     /// The rules `config` sets for `signal`.
-    pub fn new(config: &FilterConfig, signal: Signal) -> Result<FilterRules, String> {
+    pub fn new(config: &FilterConfig, signal: Signal) -> Result<FilterRules, ConfigError> {
+        Self::compile(config, signal).map_err(ConfigError::Invalid)
+    }
+
+    fn compile(config: &FilterConfig, signal: Signal) -> Result<FilterRules, String> {
         let mut rules = FilterRules::default();
         match signal {
             Signal::Traces => {

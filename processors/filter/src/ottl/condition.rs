@@ -226,10 +226,12 @@ fn eval(expr: &Compiled, item: &Item<'_>) -> bool {
     }
 }
 
-fn value<'a>(operand: &Operand, item: &Item<'a>) -> Val<'a> {
+/// The value of `operand`; literals are borrowed from the condition, so `'v` is the shorter of
+/// the condition's and the item's lifetimes.
+fn value<'v>(operand: &'v Operand, item: &Item<'v>) -> Val<'v> {
     match operand {
         Operand::Const(literal) => match literal {
-            Literal::Str(text) => Val::Str(Cow::Owned(text.clone())),
+            Literal::Str(text) => Val::Str(Cow::Borrowed(text)),
             Literal::Int(number) => Val::Int(*number),
             Literal::Float(number) => Val::Float(*number),
             Literal::Bool(flag) => Val::Bool(*flag),
