@@ -152,6 +152,47 @@ class CollectorPool:
             collector.kill()
 
 
+# An OTLP receiver and a file exporter around a test's own processors and pipelines, in YAML as
+# users write it; `{...}` fields are filled in by `file_sink_yaml`.
+_FILE_SINK_YAML = """
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
+      http: {{endpoint: "127.0.0.1:{http}"}}
+exporters:
+  file:
+    path: {path}
+    flush_interval: 100ms
+extensions:
+  health_check: {{endpoint: "127.0.0.1:{health}"}}
+service:
+  extensions: [health_check]
+  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
+  pipelines:
+{pipelines}
+{processors}
+"""
+
+
+def file_sink_yaml(processors: str, pipelines: str, values: dict) -> str:
+    """A config: `processors` (a top-level `processors:` section) and `pipelines` (the body of
+    `service.pipelines`, indented four spaces) between an OTLP receiver on `values["grpc"]` and
+    `values["http"]` and a file exporter writing `values["path"]`."""
+    return _FILE_SINK_YAML.format(processors=processors, pipelines=pipelines, **values)
+
+
+def start_file_sink(collectors: CollectorPool, name: str, processors: str,
+                    pipelines: str) -> tuple[Collector, dict]:
+    """Starts a collector from `file_sink_yaml` on free ports; returns it with the ports and the
+    exporter's path."""
+    values = {key: free_port() for key in ("grpc", "http", "health", "metrics")}
+    values["path"] = collectors.workdir / f"{name}.out.json"
+    collector = collectors.start(name, file_sink_yaml(processors, pipelines, values),
+                                 health_port=values["health"], metrics_port=values["metrics"])
+    return collector, values
+
+
 def otlp_receiver(grpc_port: int | None, http_port: int | None) -> dict:
     protocols = {}
     if grpc_port is not None:

@@ -161,3 +161,25 @@ def logs_by_index(requests, case: str) -> dict[str, dict]:
                         "record": as_dict(record),
                     }
     return found
+
+
+def flat_items(requests) -> dict[str, list]:
+    """Every span, log record and number data point of `requests` with its resource:
+    `spans` as (resource, span), `records` as (resource, record), `points` as
+    (resource, metric name, point) for gauges and sums."""
+    items: dict[str, list] = {"spans": [], "records": [], "points": []}
+    for request in requests:
+        if isinstance(request, ExportTraceServiceRequest):
+            items["spans"] += [(rs.resource, span) for rs in request.resource_spans
+                               for ss in rs.scope_spans for span in ss.spans]
+        elif isinstance(request, ExportLogsServiceRequest):
+            items["records"] += [(rl.resource, record) for rl in request.resource_logs
+                                 for sl in rl.scope_logs for record in sl.log_records]
+        elif isinstance(request, ExportMetricsServiceRequest):
+            items["points"] += [
+                (rm.resource, metric.name, point)
+                for rm in request.resource_metrics for sm in rm.scope_metrics
+                for metric in sm.metrics
+                for point in getattr(metric, metric.WhichOneof("data") or "gauge").data_points
+                if metric.WhichOneof("data") in ("gauge", "sum")]
+    return items

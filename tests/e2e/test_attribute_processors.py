@@ -24,25 +24,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from harness import cormorant_binary, free_port, wait_until
-from otlp_json import read_json_lines
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from harness import cormorant_binary, file_sink_yaml, free_port, start_file_sink, wait_until
+from otlp_json import flat_items, read_json_lines
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+PROCESSORS = """
 processors:
   resource:
     attributes:
-      - {{key: deployment.environment, value: production, action: upsert}}
-      - {{key: host.name, action: delete}}
+      - {key: deployment.environment, value: production, action: upsert}
+      - {key: host.name, action: delete}
   attributes/redact:
     include:
       match_type: strict
@@ -51,32 +41,25 @@ processors:
       match_type: regexp
       span_names: ["^GET /health"]
     actions:
-      - {{key: user.email, action: hash}}
-      - {{pattern: "^http\\\\.request\\\\.header\\\\.", action: delete}}
-      - {{key: url.full, pattern: "^https?://[^/]+(?P<route>/[^?]*)", action: extract}}
-      - {{key: team, value: payments, action: insert}}
+      - {key: user.email, action: hash}
+      - {pattern: "^http\\\\.request\\\\.header\\\\.", action: delete}
+      - {key: url.full, pattern: "^https?://[^/]+(?P<route>/[^?]*)", action: extract}
+      - {key: team, value: payments, action: insert}
   attributes/warnings:
     include:
       match_type: strict
-      log_severity_number: {{min: WARN}}
+      log_severity_number: {min: WARN}
     actions:
-      - {{key: alert, value: true, action: insert}}
+      - {key: alert, value: true, action: insert}
   attributes/status:
     include:
       match_type: regexp
       metric_names: ["^http\\\\."]
     actions:
-      - {{key: http.response.status_code, converted_type: int, action: convert}}
-exporters:
-  file:
-    path: {path}
-    flush_interval: 100ms
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
+      - {key: http.response.status_code, converted_type: int, action: convert}
+"""
+
+PIPELINES = """
     traces:
       receivers: [otlp]
       processors: [resource, attributes/redact]
@@ -149,27 +132,14 @@ def send_metrics(grpc_port: int) -> None:
 
 
 def test_resource_and_attribute_actions_reach_the_exporter_as_otelcol_applies_them(collectors):
-    grpc, http, health, metrics = (free_port() for _ in range(4))
-    path = collectors.workdir / "out.json"
-    collector = collectors.start("attributes", CONFIG.format(
-        grpc=grpc, http=http, health=health, metrics=metrics, path=path),
-        health_port=health, metrics_port=metrics)
-
-    send_spans(grpc)
-    send_logs(http)
-    send_metrics(grpc)
+    collector, ports = start_file_sink(collectors, "attributes", PROCESSORS, PIPELINES)
+    send_spans(ports["grpc"])
+    send_logs(ports["http"])
+    send_metrics(ports["grpc"])
 
     def received():
-        requests = read_json_lines(path)
-        spans = [(rs.resource, span) for r in requests if isinstance(r, ExportTraceServiceRequest)
-                 for rs in r.resource_spans for ss in rs.scope_spans for span in ss.spans]
-        records = [(rl.resource, record) for r in requests
-                   if isinstance(r, ExportLogsServiceRequest)
-                   for rl in r.resource_logs for sl in rl.scope_logs for record in sl.log_records]
-        points = [(rm.resource, metric.name, point) for r in requests
-                  if isinstance(r, ExportMetricsServiceRequest)
-                  for rm in r.resource_metrics for sm in rm.scope_metrics
-                  for metric in sm.metrics for point in metric.sum.data_points]
+        items = flat_items(read_json_lines(ports["path"]))
+        spans, records, points = items["spans"], items["records"], items["points"]
         complete = len(spans) == 4 and len(records) == 3 and len(points) == 2
         return (spans, records, points) if complete else None
 
@@ -209,9 +179,9 @@ def test_resource_and_attribute_actions_reach_the_exporter_as_otelcol_applies_th
 
 def test_a_bad_action_stops_the_collector_with_the_reason(tmp_path):
     config = tmp_path / "bad.yaml"
-    config.write_text(CONFIG.format(grpc=free_port(), http=free_port(), health=free_port(),
-                                    metrics=free_port(), path=tmp_path / "out.json")
-                      .replace("action: hash", "action: rename"))
+    ports = {key: free_port() for key in ("grpc", "http", "health", "metrics")}
+    bad = PROCESSORS.replace("action: hash", "action: rename")
+    config.write_text(file_sink_yaml(bad, PIPELINES, {**ports, "path": tmp_path / "out.json"}))
     result = subprocess.run([str(cormorant_binary()), "validate", "--config", str(config)],
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0

@@ -8,11 +8,6 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -22,15 +17,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from harness import free_port, metric_value, wait_until
-from otlp_json import read_json_lines
+from harness import metric_value, start_file_sink, wait_until
+from otlp_json import flat_items, read_json_lines
 
-CONFIG = """
-receivers:
-  otlp:
-    protocols:
-      grpc: {{endpoint: "127.0.0.1:{grpc}"}}
-      http: {{endpoint: "127.0.0.1:{http}"}}
+PROCESSORS = """
 processors:
   filter/noise:
     error_mode: ignore
@@ -47,19 +37,12 @@ processors:
       log_record:
         - 'severity_number < SEVERITY_NUMBER_INFO'
         - 'IsMatch(body, "password")'
-exporters:
-  file:
-    path: {path}
-    flush_interval: 100ms
-extensions:
-  health_check: {{endpoint: "127.0.0.1:{health}"}}
-service:
-  extensions: [health_check]
-  telemetry: {{metrics: {{address: "127.0.0.1:{metrics}"}}}}
-  pipelines:
-    traces: {{receivers: [otlp], processors: [filter/noise], exporters: [file]}}
-    metrics: {{receivers: [otlp], processors: [filter/noise], exporters: [file]}}
-    logs: {{receivers: [otlp], processors: [filter/noise], exporters: [file]}}
+"""
+
+PIPELINES = """
+    traces: {receivers: [otlp], processors: [filter/noise], exporters: [file]}
+    metrics: {receivers: [otlp], processors: [filter/noise], exporters: [file]}
+    logs: {receivers: [otlp], processors: [filter/noise], exporters: [file]}
 """
 
 RESOURCE = Resource.create({"service.name": "checkout"})
@@ -109,26 +92,16 @@ def send_logs(http_port: int) -> None:
 
 
 def test_ottl_conditions_drop_matching_spans_events_points_and_records(collectors):
-    grpc, http, health, metrics = (free_port() for _ in range(4))
-    path = collectors.workdir / "out.json"
-    collector = collectors.start("filter", CONFIG.format(
-        grpc=grpc, http=http, health=health, metrics=metrics, path=path),
-        health_port=health, metrics_port=metrics)
-
-    send_spans(grpc)
-    send_metrics(grpc)
-    send_logs(http)
+    collector, ports = start_file_sink(collectors, "filter", PROCESSORS, PIPELINES)
+    send_spans(ports["grpc"])
+    send_metrics(ports["grpc"])
+    send_logs(ports["http"])
 
     def received():
-        requests = read_json_lines(path)
-        spans = [span for r in requests if isinstance(r, ExportTraceServiceRequest)
-                 for rs in r.resource_spans for ss in rs.scope_spans for span in ss.spans]
-        points = [(metric.name, point) for r in requests
-                  if isinstance(r, ExportMetricsServiceRequest)
-                  for rm in r.resource_metrics for sm in rm.scope_metrics
-                  for metric in sm.metrics for point in metric.sum.data_points]
-        records = [record for r in requests if isinstance(r, ExportLogsServiceRequest)
-                   for rl in r.resource_logs for sl in rl.scope_logs for record in sl.log_records]
+        items = flat_items(read_json_lines(ports["path"]))
+        spans = [span for _, span in items["spans"]]
+        points = [(name, point) for _, name, point in items["points"]]
+        records = [record for _, record in items["records"]]
         # What the SDK sends that the filter keeps: 2 spans, 2 points, 2 log records.
         complete = len(spans) >= 2 and len(points) >= 2 and len(records) >= 2
         return (spans, points, records) if complete else None

@@ -20,6 +20,8 @@ pub mod prometheus;
 pub mod server;
 mod split;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tls;
 pub mod value_text;
 

@@ -1,61 +1,30 @@
 //! The `attributes` processor built by its factory from YAML, as the collector builds it, feeding
 //! a consumer that records what reaches it.
 
-use async_trait::async_trait;
-use cormorant_confmap::parse_yaml;
-use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value};
+use cormorant_core::pdata::common::{InstrumentationScope, KeyValue, any_value::Value};
 use cormorant_core::pdata::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use cormorant_core::pdata::metrics::{
     Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics,
     metric::Data,
 };
 use cormorant_core::pdata::resource::Resource;
+use cormorant_core::pdata::string_attribute;
 use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
-use cormorant_core::{
-    ComponentId, ConfigError, ConsumeError, Consumer, CreateSettings, Payload, Processor, Signal,
-};
-use std::sync::{Arc, Mutex};
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Payload>>);
-
-#[async_trait]
-impl Consumer for Recorder {
-    async fn consume(&self, payload: Payload) -> Result<(), ConsumeError> {
-        self.0.lock().unwrap().push(payload);
-        Ok(())
-    }
-}
+use cormorant_core::testing::{Recorder, build_processor};
+use cormorant_core::{ConfigError, Payload, Processor, Signal};
+use std::sync::Arc;
 
 fn build(yaml: &str, signal: Signal) -> Result<(Arc<dyn Processor>, Arc<Recorder>), ConfigError> {
-    let recorder = Arc::new(Recorder::default());
-    let config = parse_yaml(yaml).expect("valid YAML");
-    let factory = cormorant_processor_attributes::factory();
-    factory.validate(&config)?;
-    let settings = CreateSettings {
-        id: ComponentId::parse("attributes/test").unwrap(),
-    };
-    let processor = factory.create(settings, &config, signal, recorder.clone())?;
-    Ok((processor, recorder))
-}
-
-fn text(value: &str) -> Option<AnyValue> {
-    Some(AnyValue {
-        value: Some(Value::StringValue(value.to_owned())),
-    })
-}
-
-fn kv(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: text(value),
-        ..Default::default()
-    }
+    build_processor(
+        cormorant_processor_attributes::factory().as_ref(),
+        yaml,
+        signal,
+    )
 }
 
 fn resource(service: &str) -> Option<Resource> {
     Some(Resource {
-        attributes: vec![kv("service.name", service)],
+        attributes: vec![string_attribute("service.name", service)],
         ..Default::default()
     })
 }
@@ -91,7 +60,7 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
 }
 
 fn only_payload(recorder: &Recorder) -> Payload {
-    let mut received = recorder.0.lock().unwrap();
+    let mut received = recorder.take();
     assert_eq!(received.len(), 1, "one payload passed on");
     received.pop().unwrap()
 }
@@ -120,8 +89,8 @@ actions:
             named_span(
                 "POST /pay",
                 vec![
-                    kv("user.email", "user@example.com"),
-                    kv("http.url", "https://shop.example/pay?card=1"),
+                    string_attribute("user.email", "user@example.com"),
+                    string_attribute("http.url", "https://shop.example/pay?card=1"),
                 ],
             ),
             named_span("GET /healthz", vec![]),
@@ -129,7 +98,10 @@ actions:
     );
     let search = traces(
         "search",
-        vec![named_span("GET /q", vec![kv("user.email", "a@b")])],
+        vec![named_span(
+            "GET /q",
+            vec![string_attribute("user.email", "a@b")],
+        )],
     );
     processor
         .consume(Payload::Traces(vec![checkout, search]))
@@ -159,7 +131,7 @@ actions:
     let other_service = &resources[1].scope_spans[0].spans[0];
     assert_eq!(
         other_service.attributes,
-        vec![kv("user.email", "a@b")],
+        vec![string_attribute("user.email", "a@b")],
         "not included"
     );
 }
@@ -170,7 +142,10 @@ async fn log_records_and_every_data_point_type_are_processed() {
         "actions: [{key: cluster, value: eu-1, action: upsert}, {key: secret, action: delete}]";
     let (logs_processor, logs) = build(yaml, Signal::Logs).unwrap();
     let record = LogRecord {
-        attributes: vec![kv("secret", "s"), kv("cluster", "old")],
+        attributes: vec![
+            string_attribute("secret", "s"),
+            string_attribute("cluster", "old"),
+        ],
         ..Default::default()
     };
     logs_processor
@@ -188,7 +163,7 @@ async fn log_records_and_every_data_point_type_are_processed() {
     };
     assert_eq!(
         resources[0].scope_logs[0].log_records[0].attributes,
-        vec![kv("cluster", "eu-1")]
+        vec![string_attribute("cluster", "eu-1")]
     );
 
     let (metrics_processor, metrics) = build(yaml, Signal::Metrics).unwrap();
@@ -196,7 +171,7 @@ async fn log_records_and_every_data_point_type_are_processed() {
         name: "queue.depth".into(),
         data: Some(Data::Gauge(Gauge {
             data_points: vec![NumberDataPoint {
-                attributes: vec![kv("secret", "s")],
+                attributes: vec![string_attribute("secret", "s")],
                 ..Default::default()
             }],
         })),
@@ -227,12 +202,15 @@ async fn log_records_and_every_data_point_type_are_processed() {
     let Some(Data::Gauge(gauge)) = &metrics[0].data else {
         panic!("gauge")
     };
-    assert_eq!(gauge.data_points[0].attributes, vec![kv("cluster", "eu-1")]);
+    assert_eq!(
+        gauge.data_points[0].attributes,
+        vec![string_attribute("cluster", "eu-1")]
+    );
     let Some(Data::Histogram(histogram)) = &metrics[1].data else {
         panic!("histogram")
     };
     for point in &histogram.data_points {
-        assert_eq!(point.attributes, vec![kv("cluster", "eu-1")]);
+        assert_eq!(point.attributes, vec![string_attribute("cluster", "eu-1")]);
     }
 }
 

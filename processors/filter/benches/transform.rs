@@ -9,8 +9,9 @@
 
 use cormorant_confmap::parse_yaml;
 use cormorant_core::pdata::ExportTraceServiceRequest;
-use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, KeyValue, any_value::Value};
+use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
 use cormorant_core::pdata::resource::Resource;
+use cormorant_core::pdata::string_attribute;
 use cormorant_core::pdata::trace::span::Event;
 use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
 use cormorant_core::processorhelper::PayloadTransform;
@@ -24,35 +25,28 @@ use std::time::{Duration, Instant};
 const SPANS_PER_REQUEST: usize = 100;
 const MEASURE_FOR: Duration = Duration::from_secs(2);
 
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
-}
-
 fn request() -> Vec<u8> {
     let spans = (0..SPANS_PER_REQUEST)
         .map(|n| {
             let mut attributes: Vec<KeyValue> = (0..7)
                 .map(|a| {
-                    text(
+                    string_attribute(
                         &format!("app.attribute.{a}"),
-                        &format!("value-{n:05}-{a:012}"),
+                        format!("value-{n:05}-{a:012}"),
                     )
                 })
                 .collect();
-            attributes.push(text("user.email", "someone.long@example.com"));
-            attributes.push(text("http.request.header.cookie", "session=0123456789abcd"));
+            attributes.push(string_attribute("user.email", "someone.long@example.com"));
+            attributes.push(string_attribute(
+                "http.request.header.cookie",
+                "session=0123456789abcd",
+            ));
             let route = if n % 10 == 0 {
                 "/healthz"
             } else {
                 "/api/orders"
             };
-            attributes.push(text("http.route", route));
+            attributes.push(string_attribute("http.route", route));
             Span {
                 trace_id: vec![n as u8; 16],
                 span_id: vec![n as u8; 8],
@@ -63,7 +57,7 @@ fn request() -> Vec<u8> {
                 attributes,
                 events: vec![Event {
                     name: "request.received".into(),
-                    attributes: vec![text("bytes", "512")],
+                    attributes: vec![string_attribute("bytes", "512")],
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -80,7 +74,7 @@ fn request() -> Vec<u8> {
             ("telemetry.sdk.language", "rust"),
         ]
         .iter()
-        .map(|(key, value)| text(key, value))
+        .map(|(key, value)| string_attribute(key, *value))
         .collect(),
         ..Default::default()
     };

@@ -1,63 +1,26 @@
 //! The `filter` processor built by its factory from YAML, as the collector builds it, feeding a
 //! consumer that records what reaches it.
 
-use async_trait::async_trait;
-use cormorant_confmap::parse_yaml;
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value::Value};
 use cormorant_core::pdata::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use cormorant_core::pdata::metrics::{
     Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data, number_data_point,
 };
 use cormorant_core::pdata::resource::Resource;
+use cormorant_core::pdata::string_attribute;
 use cormorant_core::pdata::trace::span::Event;
 use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
-use cormorant_core::{
-    ComponentId, ConfigError, ConsumeError, Consumer, CreateSettings, Payload, Processor, Signal,
-};
-use std::sync::{Arc, Mutex};
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Payload>>);
-
-#[async_trait]
-impl Consumer for Recorder {
-    async fn consume(&self, payload: Payload) -> Result<(), ConsumeError> {
-        self.0.lock().unwrap().push(payload);
-        Ok(())
-    }
-}
-
-impl Recorder {
-    fn take(&self) -> Vec<Payload> {
-        std::mem::take(&mut self.0.lock().unwrap())
-    }
-}
+use cormorant_core::testing::{Recorder, build_processor};
+use cormorant_core::{ConfigError, Payload, Processor, Signal};
+use std::sync::Arc;
 
 fn build(yaml: &str, signal: Signal) -> Result<(Arc<dyn Processor>, Arc<Recorder>), ConfigError> {
-    let recorder = Arc::new(Recorder::default());
-    let config = parse_yaml(yaml).expect("valid YAML");
-    let factory = cormorant_processor_filter::factory();
-    factory.validate(&config)?;
-    let settings = CreateSettings {
-        id: ComponentId::parse("filter/test").unwrap(),
-    };
-    let processor = factory.create(settings, &config, signal, recorder.clone())?;
-    Ok((processor, recorder))
-}
-
-fn text(key: &str, value: &str) -> KeyValue {
-    KeyValue {
-        key: key.to_owned(),
-        value: Some(AnyValue {
-            value: Some(Value::StringValue(value.to_owned())),
-        }),
-        ..Default::default()
-    }
+    build_processor(cormorant_processor_filter::factory().as_ref(), yaml, signal)
 }
 
 fn resource(service: &str) -> Option<Resource> {
     Some(Resource {
-        attributes: vec![text("service.name", service)],
+        attributes: vec![string_attribute("service.name", service)],
         ..Default::default()
     })
 }
@@ -84,6 +47,18 @@ fn traces(service: &str, spans: Vec<Span>) -> ResourceSpans {
             ..Default::default()
         }],
         ..Default::default()
+    }
+}
+
+/// The string value of the first attribute, the `service.name` every test resource starts with.
+fn service_of(resource: Option<Resource>) -> String {
+    string_of(&resource.expect("a resource").attributes[0])
+}
+
+fn string_of(attribute: &KeyValue) -> String {
+    match attribute.value.as_ref().and_then(|v| v.value.as_ref()) {
+        Some(Value::StringValue(text)) => text.clone(),
+        other => panic!("{} is not a string: {other:?}", attribute.key),
     }
 }
 
@@ -212,7 +187,7 @@ fn gauge(name: &str, points: &[(&str, f64)]) -> Metric {
             data_points: points
                 .iter()
                 .map(|(route, value)| NumberDataPoint {
-                    attributes: vec![text("route", route)],
+                    attributes: vec![string_attribute("route", *route)],
                     value: Some(number_data_point::Value::AsDouble(*value)),
                     ..Default::default()
                 })
@@ -255,10 +230,7 @@ fn metrics_seen(recorder: &Recorder) -> Vec<(String, String, Vec<String>)> {
             panic!("metrics stay metrics")
         };
         for resource_metrics in resources {
-            let service = resource_metrics.resource.unwrap().attributes[0].clone();
-            let Some(Value::StringValue(service)) = service.value.unwrap().value else {
-                panic!("service.name")
-            };
+            let service = service_of(resource_metrics.resource);
             for scope in resource_metrics.scope_metrics {
                 for metric in scope.metrics {
                     let Some(Data::Gauge(gauge)) = metric.data else {
@@ -267,10 +239,7 @@ fn metrics_seen(recorder: &Recorder) -> Vec<(String, String, Vec<String>)> {
                     let routes = gauge
                         .data_points
                         .into_iter()
-                        .map(|p| match p.attributes[0].value.clone().unwrap().value {
-                            Some(Value::StringValue(route)) => route,
-                            _ => panic!("route"),
-                        })
+                        .map(|point| string_of(&point.attributes[0]))
                         .collect();
                     seen.push((service.clone(), metric.name, routes));
                 }
