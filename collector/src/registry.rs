@@ -35,6 +35,7 @@ impl Registry {
                 cormorant_receiver_integration::factory(),
                 cormorant_receiver_integration::prometheusremotewrite_factory(),
                 cormorant_receiver_ebpf::receiver::factory(),
+                cormorant_receiver_skywalking::factory(),
             ],
             processors: vec![
                 cormorant_processor_batch::factory(),

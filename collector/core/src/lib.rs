@@ -18,6 +18,7 @@ pub mod pdata;
 pub mod processorhelper;
 pub mod prometheus;
 pub mod server;
+pub mod skywalking_ids;
 mod split;
 pub mod telemetry;
 #[cfg(feature = "testing")]

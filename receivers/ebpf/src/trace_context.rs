@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use cormorant_core::skywalking_ids;
 use percent_encoding::percent_decode_str;
 
 /// A caller's trace context: the trace to join and the span to become a child of.
@@ -197,26 +198,10 @@ fn base64_text(field: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|_| TraceContextError::BadBase64)
 }
 
-/// The first 32 hex digits of a SkyWalking id once dashes are removed: 32-hex ids (Python,
-/// Node) and dashed UUIDs (nginx-lua, Envoy) map to themselves; Java's
-/// `{32 hex}.{thread}.{time}` ids keep their 128-bit random part.
-fn skywalking_id_bytes(id: &str) -> Result<[u8; 16]> {
-    let digits: String = id
-        .chars()
-        .filter(|character| *character != '-')
-        .take(32)
-        .collect();
-    if digits.len() != 32 {
-        return Err(TraceContextError::BadHex);
-    }
-    non_zero(hex_padded(&digits, 32)?)
-}
-
 /// SkyWalking `sw8`: eight `-`-separated fields `{sample}-{b64 traceId}-{b64 segmentId}-
-/// {spanId}-{b64 service}-{b64 instance}-{b64 endpoint}-{b64 peer}`. SkyWalking names the
-/// caller's span by (segment, span index); the 8-byte parent id is the segment id's two halves
-/// XOR-folded with the span index in the low 4 bytes, a fixed mapping any Cormorant component
-/// converting SkyWalking segments must share.
+/// {spanId}-{b64 service}-{b64 instance}-{b64 endpoint}-{b64 peer}`. The ids map to OTLP ids as
+/// the `skywalking` receiver maps them ([`cormorant_core::skywalking_ids`]), so a span captured
+/// here joins the agent's segment as its child.
 pub fn parse_sw8(value: &str) -> Result<TraceContext> {
     let fields: Vec<&str> = value.trim().split('-').collect();
     let [
@@ -237,19 +222,14 @@ pub fn parse_sw8(value: &str) -> Result<TraceContext> {
         "0" => false,
         _ => return Err(TraceContextError::BadSampling),
     };
-    let trace_id = skywalking_id_bytes(&base64_text(trace)?)?;
-    let segment_id = skywalking_id_bytes(&base64_text(segment)?)?;
+    let trace_id =
+        skywalking_ids::id_bytes(&base64_text(trace)?).ok_or(TraceContextError::ZeroId)?;
     let span_index: i32 = span.parse().map_err(|_| TraceContextError::BadHex)?;
-    let mut parent_span_id = [0u8; 8];
-    for (index, byte) in parent_span_id.iter_mut().enumerate() {
-        *byte = segment_id[index] ^ segment_id[index + 8];
-    }
-    for (byte, index_byte) in parent_span_id[4..].iter_mut().zip(span_index.to_be_bytes()) {
-        *byte ^= index_byte;
-    }
+    let parent_span_id = skywalking_ids::span_id(&base64_text(segment)?, span_index)
+        .ok_or(TraceContextError::ZeroId)?;
     Ok(TraceContext {
         trace_id,
-        parent_span_id: non_zero(parent_span_id)?,
+        parent_span_id,
         sampled: Some(sampled),
     })
 }

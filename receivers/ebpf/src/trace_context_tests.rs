@@ -157,7 +157,17 @@ fn sw8_accepts_dashed_and_java_ids() {
         encode("host:80"),
     );
     let context = parse_sw8(&value).expect("valid");
-    assert_eq!(context.trace_id, hex("56a5e1c519ae4c76a2b8b11d92cead7f"));
+    let java_trace = "56a5e1c519ae4c76a2b8b11d92cead7f.12.16563474296430001";
+    assert_eq!(
+        Some(context.trace_id),
+        cormorant_core::skywalking_ids::id_bytes(java_trace),
+        "the whole Java id, not only its process part"
+    );
+    assert_ne!(context.trace_id, hex("56a5e1c519ae4c76a2b8b11d92cead7f"));
+    assert_eq!(
+        Some(context.parent_span_id),
+        cormorant_core::skywalking_ids::span_id("6f1e62c2-7cd4-4bd2-8d2b-3a0f4a77b6e1", 3)
+    );
     assert_eq!(context.sampled, Some(false));
 }
 

@@ -22,7 +22,6 @@ pub mod config;
 pub mod convert;
 mod http;
 pub mod influx;
-mod listener;
 mod otlp;
 pub mod prometheusremotewrite;
 mod receiver;

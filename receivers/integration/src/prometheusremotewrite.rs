@@ -7,10 +7,10 @@
 
 use crate::config::DEFAULT_MAX_REQUEST_BODY_SIZE;
 use crate::http;
-use crate::listener::HttpListener;
 use crate::remote_write_route::remote_write_route;
 use async_trait::async_trait;
 use axum::Router;
+use cormorant_core::server::ReceiverListener;
 use cormorant_core::tls::TlsServerSetting;
 use cormorant_core::{
     ComponentConfig, ComponentError, ComponentId, ConfigError, Host, Lifecycle, Receiver,
@@ -76,7 +76,7 @@ impl ComponentConfig for PrometheusRemoteWriteConfig {
 pub struct PrometheusRemoteWriteReceiver {
     config: PrometheusRemoteWriteConfig,
     consumers: ReceiverConsumers,
-    listener: HttpListener,
+    listener: ReceiverListener,
 }
 
 impl PrometheusRemoteWriteReceiver {
@@ -85,7 +85,7 @@ impl PrometheusRemoteWriteReceiver {
         config: PrometheusRemoteWriteConfig,
         consumers: ReceiverConsumers,
     ) -> Self {
-        let listener = HttpListener::new(id, config.endpoint.clone(), config.tls.clone());
+        let listener = ReceiverListener::http(id, config.endpoint.clone(), config.tls.clone());
         PrometheusRemoteWriteReceiver {
             config,
             consumers,

@@ -2,8 +2,8 @@
 
 use crate::config::IntegrationReceiverConfig;
 use crate::http;
-use crate::listener::HttpListener;
 use async_trait::async_trait;
+use cormorant_core::server::ReceiverListener;
 use cormorant_core::{ComponentError, ComponentId, Host, Lifecycle, Receiver, ReceiverConsumers};
 use std::net::SocketAddr;
 use tokio::time::Instant;
@@ -12,7 +12,7 @@ use tokio::time::Instant;
 pub struct IntegrationReceiver {
     config: IntegrationReceiverConfig,
     consumers: ReceiverConsumers,
-    listener: HttpListener,
+    listener: ReceiverListener,
 }
 
 impl IntegrationReceiver {
@@ -21,7 +21,7 @@ impl IntegrationReceiver {
         config: IntegrationReceiverConfig,
         consumers: ReceiverConsumers,
     ) -> Self {
-        let listener = HttpListener::new(id, config.endpoint.clone(), config.tls.clone());
+        let listener = ReceiverListener::http(id, config.endpoint.clone(), config.tls.clone());
         IntegrationReceiver {
             config,
             consumers,

@@ -1,0 +1,209 @@
+//! The SkyWalking gRPC services (port 11800), under both names agents use: `skywalking.v3.X`
+//! and, for agents older than SkyWalking 8.4, the bare `X`.
+//!
+//! Segments (`TraceSegmentReportService/collect` and `collectInSync`) and logs
+//! (`LogReportService/collect`) go to the pipelines. Every other service an agent calls
+//! (management, meters, profiling, configuration discovery, events, JVM and CLR metrics, browser
+//! data) is answered with an empty `Commands` and its data is not kept: Java agents stop sending
+//! segments on a channel that answered an error, so nothing they call may fail. A client stream
+//! is handed on in chunks of what has arrived, so a long-lived stream does not hold data back.
+
+use crate::ingest::Ingest;
+use crate::proto::{Commands, Ignored, LogData, SegmentCollection, SegmentObject};
+use axum::body::Body;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use http::{Request, Response};
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tonic::codec::CompressionEncoding;
+use tonic::server::{ClientStreamingService, Grpc, UnaryService};
+use tonic::{Status, Streaming};
+use tonic_prost::ProstCodec;
+
+/// The package prefix of current agents' paths.
+const PACKAGE_PREFIX: &str = "skywalking.v3.";
+
+/// Most messages handed to the pipeline at once from one stream.
+const MAX_CHUNK: usize = 256;
+
+/// Services agents call whose data this receiver does not keep, as `Service/method`.
+const ANSWERED_ONLY: [&str; 22] = [
+    "ManagementService/reportInstanceProperties",
+    "ManagementService/keepAlive",
+    "MeterReportService/collect",
+    "MeterReportService/collectBatch",
+    "JVMMetricReportService/collect",
+    "CLRMetricReportService/collect",
+    "ConfigurationDiscoveryService/fetchConfigurations",
+    "ProfileTask/getProfileTaskCommands",
+    "ProfileTask/collectSnapshot",
+    "ProfileTask/goProfileReport",
+    "ProfileTask/reportTaskFinish",
+    "EventService/collect",
+    "BrowserPerfService/collectPerfData",
+    "BrowserPerfService/collectWebVitalsPerfData",
+    "BrowserPerfService/collectResourcePerfData",
+    "BrowserPerfService/collectWebInteractionsPerfData",
+    "BrowserPerfService/collectErrorLogs",
+    "SpanAttachedEventReportService/collect",
+    "AsyncProfilerTask/getAsyncProfilerTaskCommands",
+    "AsyncProfilerTask/collect",
+    "ContinuousProfilingService/queryPolicies",
+    "ContinuousProfilingService/reportProfilingTask",
+];
+
+/// The tower service behind every gRPC path of the listener.
+#[derive(Clone)]
+pub(crate) struct SkyWalkingGrpc {
+    ingest: Arc<Ingest>,
+    max_message_bytes: usize,
+}
+
+impl SkyWalkingGrpc {
+    pub(crate) fn new(ingest: Ingest, max_message_bytes: usize) -> Self {
+        SkyWalkingGrpc {
+            ingest: Arc::new(ingest),
+            max_message_bytes,
+        }
+    }
+}
+
+fn grpc<Decoded: prost::Message + Default + Send + 'static>(
+    max_message_bytes: usize,
+) -> Grpc<ProstCodec<Commands, Decoded>> {
+    Grpc::new(ProstCodec::default())
+        .accept_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message_bytes)
+}
+
+impl tower_service::Service<Request<Body>> for SkyWalkingGrpc {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let path = request.uri().path().trim_start_matches('/');
+        let method = path.strip_prefix(PACKAGE_PREFIX).unwrap_or(path).to_owned();
+        let ingest = Arc::clone(&self.ingest);
+        let limit = self.max_message_bytes;
+        Box::pin(async move {
+            let response = match method.as_str() {
+                "TraceSegmentReportService/collect" => {
+                    grpc::<SegmentObject>(limit)
+                        .client_streaming(StreamInto::new(ingest), request)
+                        .await
+                }
+                "TraceSegmentReportService/collectInSync" => {
+                    grpc(limit).unary(SegmentBatch(ingest), request).await
+                }
+                "LogReportService/collect" => {
+                    grpc::<LogData>(limit)
+                        .client_streaming(StreamInto::new(ingest), request)
+                        .await
+                }
+                known if ANSWERED_ONLY.contains(&known) => {
+                    grpc::<Ignored>(limit)
+                        .client_streaming(StreamInto::new(ingest), request)
+                        .await
+                }
+                _ => {
+                    Status::unimplemented(format!("unknown SkyWalking method {method}")).into_http()
+                }
+            };
+            Ok(response.map(Body::new))
+        })
+    }
+}
+
+/// Where the messages of one stream go.
+trait Deliver: Sized + Send + 'static {
+    fn deliver(
+        ingest: &Ingest,
+        messages: Vec<Self>,
+    ) -> impl Future<Output = Result<(), Status>> + Send;
+}
+
+impl Deliver for SegmentObject {
+    async fn deliver(ingest: &Ingest, segments: Vec<Self>) -> Result<(), Status> {
+        ingest
+            .segments(segments)
+            .await
+            .map_err(|reply| reply.to_grpc())
+    }
+}
+
+impl Deliver for LogData {
+    async fn deliver(ingest: &Ingest, lines: Vec<Self>) -> Result<(), Status> {
+        ingest.logs(lines).await.map_err(|reply| reply.to_grpc())
+    }
+}
+
+/// Data of services that are answered only.
+impl Deliver for Ignored {
+    async fn deliver(_ingest: &Ingest, _messages: Vec<Self>) -> Result<(), Status> {
+        Ok(())
+    }
+}
+
+/// A client stream read in chunks of what has arrived, each chunk delivered before the next is
+/// read; a broken stream still delivers what came before the break. Unary calls are streams of
+/// one message on the wire, so this serves them too.
+struct StreamInto<T>(Arc<Ingest>, PhantomData<fn() -> T>);
+
+impl<T> StreamInto<T> {
+    fn new(ingest: Arc<Ingest>) -> Self {
+        StreamInto(ingest, PhantomData)
+    }
+}
+
+impl<T: Deliver> ClientStreamingService<T> for StreamInto<T> {
+    type Response = Commands;
+    type Future = BoxFuture<'static, Result<tonic::Response<Commands>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<Streaming<T>>) -> Self::Future {
+        let ingest = Arc::clone(&self.0);
+        Box::pin(async move {
+            let mut chunks = request.into_inner().ready_chunks(MAX_CHUNK);
+            while let Some(chunk) = chunks.next().await {
+                let mut messages = Vec::with_capacity(chunk.len());
+                let mut broken = None;
+                for message in chunk {
+                    match message {
+                        Ok(message) => messages.push(message),
+                        Err(status) => {
+                            broken = Some(status);
+                            break;
+                        }
+                    }
+                }
+                T::deliver(&ingest, messages).await?;
+                if let Some(status) = broken {
+                    return Err(status);
+                }
+            }
+            Ok(tonic::Response::new(Commands::default()))
+        })
+    }
+}
+
+struct SegmentBatch(Arc<Ingest>);
+
+impl UnaryService<SegmentCollection> for SegmentBatch {
+    type Response = Commands;
+    type Future = BoxFuture<'static, Result<tonic::Response<Commands>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<SegmentCollection>) -> Self::Future {
+        let ingest = Arc::clone(&self.0);
+        Box::pin(async move {
+            SegmentObject::deliver(&ingest, request.into_inner().segments).await?;
+            Ok(tonic::Response::new(Commands::default()))
+        })
+    }
+}

@@ -1,0 +1,130 @@
+"""The `skywalking` receiver with the real SkyWalking Python agent (apache-skywalking 1.2.0):
+two instrumented services, `orders` calling `inventory` over HTTP, report to Cormorant over gRPC
+(as to OAP's port 11800) or HTTP (12800). The spans must form one trace in which the inventory
+service's server span is the child of the orders service's client span, and the log lines
+written inside them must point at them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from harness import free_port, metric_value, wait_until
+from otlp_json import flat_items, read_json_lines
+
+APPS = Path(__file__).resolve().parent / "skywalking_apps"
+
+
+def string_attributes(item) -> dict:
+    return {a.key: getattr(a.value, a.value.WhichOneof("value")) for a in item.attributes}
+
+
+class Services:
+    """The two instrumented services, stopped when the test ends."""
+
+    def __init__(self, collector_address: str, protocol: str):
+        self.processes: list[subprocess.Popen] = []
+        self.inventory_port, self.orders_port = free_port(), free_port()
+        base = {"COLLECTOR": collector_address, "PROTOCOL": protocol, "PATH": "/usr/bin:/bin"}
+        self.start({**base, "SERVICE": "inventory"}, self.inventory_port)
+        self.start({**base, "SERVICE": "orders",
+                    "DOWNSTREAM": f"http://127.0.0.1:{self.inventory_port}"}, self.orders_port)
+
+    def start(self, env: dict, port: int) -> None:
+        process = subprocess.Popen([sys.executable, str(APPS / "service.py"), str(port)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.processes.append(process)
+        line = process.stdout.readline()
+        assert line.strip() == "ready", f"{env['SERVICE']} did not start (exit {process.poll()})"
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def services_pool():
+    started: list[Services] = []
+    yield started
+    for services in started:
+        services.stop()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, services_pool,
+                                                               protocol):
+    grpc_port, http_port, health, metrics = (free_port() for _ in range(4))
+    path = collectors.workdir / "out.json"
+    config = {
+        "receivers": {"skywalking": {"protocols": {
+            "grpc": {"endpoint": f"127.0.0.1:{grpc_port}"},
+            "http": {"endpoint": f"127.0.0.1:{http_port}"}}}},
+        "exporters": {"file": {"path": str(path), "flush_interval": "100ms"}},
+        "extensions": {"health_check": {"endpoint": f"127.0.0.1:{health}"}},
+        "service": {
+            "extensions": ["health_check"],
+            "telemetry": {"metrics": {"address": f"127.0.0.1:{metrics}"}},
+            "pipelines": {
+                "traces": {"receivers": ["skywalking"], "exporters": ["file"]},
+                "logs": {"receivers": ["skywalking"], "exporters": ["file"]},
+            },
+        },
+    }
+    collector = collectors.start(f"skywalking-{protocol}", config, health_port=health,
+                                 metrics_port=metrics)
+    port = grpc_port if protocol == "grpc" else http_port
+    services = Services(f"127.0.0.1:{port}", protocol)
+    services_pool.append(services)
+
+    response = requests.get(f"http://127.0.0.1:{services.orders_port}/orders", timeout=10)
+    assert response.status_code == 200
+
+    def received():
+        items = flat_items(read_json_lines(path))
+        complete = len(items["spans"]) >= 3 and len(items["records"]) >= 2
+        return items if complete else None
+
+    items = wait_until(received, timeout=20, message="3 spans and 2 log records")
+    text = collector.metrics_text()
+    assert metric_value(text, "otelcol_receiver_accepted_spans", receiver="skywalking",
+                        transport=protocol) == 3
+    assert collector.stop() == 0
+
+    spans = {}
+    for resource, span in items["spans"]:
+        service = string_attributes(resource)["service.name"]
+        assert string_attributes(resource)["service.instance.id"] == f"{service}-1"
+        spans[(service, span.kind)] = span
+    assert sorted(spans) == [("inventory", 2), ("orders", 2), ("orders", 3)], \
+        "orders: SERVER and CLIENT spans; inventory: a SERVER span"
+    orders_server, orders_client = spans[("orders", 2)], spans[("orders", 3)]
+    inventory_server = spans[("inventory", 2)]
+
+    assert len({span.trace_id for span in spans.values()}) == 1, "one trace"
+    assert orders_server.parent_span_id == b"", "the request from the test is the root"
+    assert orders_client.parent_span_id == orders_server.span_id
+    assert inventory_server.parent_span_id == orders_client.span_id, \
+        "the downstream server span is the child of the caller's client span"
+    assert [string_attributes(link)["sw8.parent_service"] for link in inventory_server.links] == \
+        ["orders"]
+
+    client_attributes = string_attributes(orders_client)
+    assert client_attributes["url.full"] == \
+        f"http://127.0.0.1:{services.inventory_port}/inventory"
+    assert client_attributes["http.response.status_code"] == 200
+    assert client_attributes["server.port"] == services.inventory_port
+    assert string_attributes(orders_server)["http.request.method"] == "GET"
+
+    records = {string_attributes(resource)["service.name"]: record
+               for resource, record in items["records"]}
+    for service, server_span in (("orders", orders_server), ("inventory", inventory_server)):
+        record = records[service]
+        assert record.severity_text == "WARNING" and record.severity_number == 13
+        assert record.body.string_value.endswith(f"served /{service}"), record.body
+        assert (record.trace_id, record.span_id) == (server_span.trace_id, server_span.span_id), \
+            f"the {service} log line points at the span it was written in"
