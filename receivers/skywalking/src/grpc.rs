@@ -8,7 +8,7 @@
 //! segments on a channel that answered an error, so nothing they call may fail. A client stream
 //! is handed on in chunks of what has arrived, so a long-lived stream does not hold data back.
 
-use crate::ingest::Ingest;
+use crate::ingest::{Deliver, Ingest};
 use crate::proto::{Commands, Ignored, LogData, SegmentCollection, SegmentObject};
 use axum::body::Body;
 use futures::StreamExt;
@@ -122,36 +122,6 @@ impl tower_service::Service<Request<Body>> for SkyWalkingGrpc {
     }
 }
 
-/// Where the messages of one stream go.
-trait Deliver: Sized + Send + 'static {
-    fn deliver(
-        ingest: &Ingest,
-        messages: Vec<Self>,
-    ) -> impl Future<Output = Result<(), Status>> + Send;
-}
-
-impl Deliver for SegmentObject {
-    async fn deliver(ingest: &Ingest, segments: Vec<Self>) -> Result<(), Status> {
-        ingest
-            .segments(segments)
-            .await
-            .map_err(|reply| reply.to_grpc())
-    }
-}
-
-impl Deliver for LogData {
-    async fn deliver(ingest: &Ingest, lines: Vec<Self>) -> Result<(), Status> {
-        ingest.logs(lines).await.map_err(|reply| reply.to_grpc())
-    }
-}
-
-/// Data of services that are answered only.
-impl Deliver for Ignored {
-    async fn deliver(_ingest: &Ingest, _messages: Vec<Self>) -> Result<(), Status> {
-        Ok(())
-    }
-}
-
 /// A client stream read in chunks of what has arrived, each chunk delivered before the next is
 /// read; a broken stream still delivers what came before the break. Unary calls are streams of
 /// one message on the wire, so this serves them too.
@@ -183,7 +153,9 @@ impl<T: Deliver> ClientStreamingService<T> for StreamInto<T> {
                         }
                     }
                 }
-                T::deliver(&ingest, messages).await?;
+                T::deliver(&ingest, messages)
+                    .await
+                    .map_err(|r| r.to_grpc())?;
                 if let Some(status) = broken {
                     return Err(status);
                 }
@@ -202,7 +174,10 @@ impl UnaryService<SegmentCollection> for SegmentBatch {
     fn call(&mut self, request: tonic::Request<SegmentCollection>) -> Self::Future {
         let ingest = Arc::clone(&self.0);
         Box::pin(async move {
-            SegmentObject::deliver(&ingest, request.into_inner().segments).await?;
+            let segments = request.into_inner().segments;
+            SegmentObject::deliver(&ingest, segments)
+                .await
+                .map_err(|r| r.to_grpc())?;
             Ok(tonic::Response::new(Commands::default()))
         })
     }

@@ -3,7 +3,7 @@
 //! management calls, which are answered and not kept. Successes are an exact `200` with `{}`:
 //! nginx-lua moves on to keep-alives only after one. Bodies may be gzip-compressed.
 
-use crate::ingest::Ingest;
+use crate::ingest::{Deliver, Ingest};
 use crate::json;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -88,30 +88,29 @@ async fn segments(
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let bytes = match body(&endpoint, &headers, request).await {
-        Ok(bytes) => bytes,
-        Err(response) => return response,
-    };
-    let segments = match json::segments(&bytes) {
-        Ok(segments) => segments,
-        Err(err) => return error(StatusCode::BAD_REQUEST, err.to_string()),
-    };
-    match endpoint.ingest.segments(segments).await {
-        Ok(()) => ok(),
-        Err(reply) => failed(&reply),
-    }
+    accept(&endpoint, &headers, request, json::segments).await
 }
 
 async fn logs(State(endpoint): State<Endpoint>, headers: HeaderMap, request: Request) -> Response {
-    let bytes = match body(&endpoint, &headers, request).await {
+    accept(&endpoint, &headers, request, json::logs).await
+}
+
+/// Reads the body, parses it with `parse`, and hands what it holds to the pipeline.
+async fn accept<T: Deliver>(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    request: Request,
+    parse: fn(&[u8]) -> Result<Vec<T>, json::JsonError>,
+) -> Response {
+    let bytes = match body(endpoint, headers, request).await {
         Ok(bytes) => bytes,
         Err(response) => return response,
     };
-    let lines = match json::logs(&bytes) {
-        Ok(lines) => lines,
+    let messages = match parse(&bytes) {
+        Ok(messages) => messages,
         Err(err) => return error(StatusCode::BAD_REQUEST, err.to_string()),
     };
-    match endpoint.ingest.logs(lines).await {
+    match T::deliver(&endpoint.ingest, messages).await {
         Ok(()) => ok(),
         Err(reply) => failed(&reply),
     }

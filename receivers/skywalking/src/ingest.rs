@@ -2,7 +2,7 @@
 //! its signal, and count it.
 
 use crate::logs::convert_logs;
-use crate::proto::{LogData, SegmentObject};
+use crate::proto::{Ignored, LogData, SegmentObject};
 use crate::traces::convert_segments;
 use cormorant_core::pdata::{Payload, Signal};
 use cormorant_core::server::ErrorReply;
@@ -77,5 +77,32 @@ impl Ingest {
             Outcome::Accepted | Outcome::Partial { .. } => Ok(()),
             Outcome::Failed(reply) => Err(reply),
         }
+    }
+}
+
+/// What a decoded message is handed to: one kind of message, one method of [`Ingest`].
+pub(crate) trait Deliver: Sized + Send + 'static {
+    fn deliver(
+        ingest: &Ingest,
+        messages: Vec<Self>,
+    ) -> impl Future<Output = Result<(), ErrorReply>> + Send;
+}
+
+impl Deliver for SegmentObject {
+    async fn deliver(ingest: &Ingest, segments: Vec<Self>) -> Result<(), ErrorReply> {
+        ingest.segments(segments).await
+    }
+}
+
+impl Deliver for LogData {
+    async fn deliver(ingest: &Ingest, lines: Vec<Self>) -> Result<(), ErrorReply> {
+        ingest.logs(lines).await
+    }
+}
+
+/// The data of calls that are answered only.
+impl Deliver for Ignored {
+    async fn deliver(_ingest: &Ingest, _messages: Vec<Self>) -> Result<(), ErrorReply> {
+        Ok(())
     }
 }
