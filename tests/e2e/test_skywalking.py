@@ -1,8 +1,8 @@
 """The `skywalking` receiver with the real SkyWalking Python agent (apache-skywalking 1.2.0):
 two instrumented services, `orders` calling `inventory` over HTTP, report to Cormorant over gRPC
 (as to OAP's port 11800) or HTTP (12800). The spans must form one trace in which the inventory
-service's server span is the child of the orders service's client span, and the log lines
-written inside them must point at them."""
+service's server span is the child of the orders service's client span, the log lines written
+inside them must point at them, and (over gRPC) their meters must arrive as metrics."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ class Services:
     def __init__(self, collector_address: str, protocol: str):
         self.processes: list[subprocess.Popen] = []
         self.inventory_port, self.orders_port = free_port(), free_port()
-        base = {"COLLECTOR": collector_address, "PROTOCOL": protocol, "PATH": "/usr/bin:/bin"}
+        # The agent reads its reporting period when it is imported, before `config.init`.
+        base = {"COLLECTOR": collector_address, "PROTOCOL": protocol, "PATH": "/usr/bin:/bin",
+                "SW_AGENT_METER_REPORTER_PERIOD": "1"}
         self.start({**base, "SERVICE": "inventory"}, self.inventory_port)
         self.start({**base, "SERVICE": "orders",
                     "DOWNSTREAM": f"http://127.0.0.1:{self.inventory_port}"}, self.orders_port)
@@ -72,6 +74,7 @@ def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, servi
             "pipelines": {
                 "traces": {"receivers": ["skywalking"], "exporters": ["file"]},
                 "logs": {"receivers": ["skywalking"], "exporters": ["file"]},
+                "metrics": {"receivers": ["skywalking"], "exporters": ["file"]},
             },
         },
     }
@@ -86,10 +89,16 @@ def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, servi
 
     def received():
         items = flat_items(read_json_lines(path))
-        complete = len(items["spans"]) >= 3 and len(items["records"]) >= 2
+        served = {string_attributes(resource)["service.name"]
+                  for resource, name, point in items["points"]
+                  if name == "shop_requests_served" and point.as_double >= 1}
+        # The agent reports meters over gRPC only.
+        meters_in = served == {"orders", "inventory"} or protocol == "http"
+        complete = len(items["spans"]) >= 3 and len(items["records"]) >= 2 and meters_in
         return items if complete else None
 
-    items = wait_until(received, timeout=20, message="3 spans and 2 log records")
+    items = wait_until(received, timeout=20,
+                       message="3 spans, 2 log records and (over gRPC) both services' meters")
     text = collector.metrics_text()
     assert metric_value(text, "otelcol_receiver_accepted_spans", receiver="skywalking",
                         transport=protocol) == 3
@@ -119,6 +128,15 @@ def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, servi
     assert client_attributes["http.response.status_code"] == 200
     assert client_attributes["server.port"] == services.inventory_port
     assert string_attributes(orders_server)["http.request.method"] == "GET"
+
+    meter_names = {name for _, name, _ in items["points"]}
+    if protocol == "grpc":
+        assert "instance_pvm_thread_active_count" in meter_names, sorted(meter_names)
+        served = [(string_attributes(point), point.as_double) for _, name, point in items["points"]
+                  if name == "shop_requests_served"]
+        assert ({"service": "orders"}, 1.0) in served, served
+    else:
+        assert meter_names == set(), "the agent sends no meters over HTTP"
 
     records = {string_attributes(resource)["service.name"]: record
                for resource, record in items["records"]}

@@ -1,15 +1,17 @@
 //! The SkyWalking gRPC services (port 11800), under both names agents use: `skywalking.v3.X`
 //! and, for agents older than SkyWalking 8.4, the bare `X`.
 //!
-//! Segments (`TraceSegmentReportService/collect` and `collectInSync`) and logs
-//! (`LogReportService/collect`) go to the pipelines. Every other service an agent calls
-//! (management, meters, profiling, configuration discovery, events, JVM and CLR metrics, browser
+//! Segments (`TraceSegmentReportService/collect` and `collectInSync`), meters
+//! (`MeterReportService/collect` and `collectBatch`) and logs (`LogReportService/collect`) go to
+//! the pipelines. Every other service an agent calls (management, profiling, configuration discovery, events, JVM and CLR metrics, browser
 //! data) is answered with an empty `Commands` and its data is not kept: Java agents stop sending
 //! segments on a channel that answered an error, so nothing they call may fail. A client stream
 //! is handed on in chunks of what has arrived, so a long-lived stream does not hold data back.
 
 use crate::ingest::{Deliver, Ingest};
-use crate::proto::{Commands, Ignored, LogData, SegmentCollection, SegmentObject};
+use crate::proto::{
+    Commands, Ignored, LogData, MeterData, MeterDataCollection, SegmentCollection, SegmentObject,
+};
 use axum::body::Body;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -30,11 +32,9 @@ const PACKAGE_PREFIX: &str = "skywalking.v3.";
 const MAX_CHUNK: usize = 256;
 
 /// Services agents call whose data this receiver does not keep, as `Service/method`.
-const ANSWERED_ONLY: [&str; 22] = [
+const ANSWERED_ONLY: [&str; 20] = [
     "ManagementService/reportInstanceProperties",
     "ManagementService/keepAlive",
-    "MeterReportService/collect",
-    "MeterReportService/collectBatch",
     "JVMMetricReportService/collect",
     "CLRMetricReportService/collect",
     "ConfigurationDiscoveryService/fetchConfigurations",
@@ -103,6 +103,16 @@ impl tower_service::Service<Request<Body>> for SkyWalkingGrpc {
                 "TraceSegmentReportService/collectInSync" => {
                     grpc(limit).unary(SegmentBatch(ingest), request).await
                 }
+                "MeterReportService/collect" => {
+                    grpc::<MeterData>(limit)
+                        .client_streaming(StreamInto::new(ingest), request)
+                        .await
+                }
+                "MeterReportService/collectBatch" => {
+                    grpc::<MeterDataCollection>(limit)
+                        .client_streaming(StreamInto::new(ingest), request)
+                        .await
+                }
                 "LogReportService/collect" => {
                     grpc::<LogData>(limit)
                         .client_streaming(StreamInto::new(ingest), request)
@@ -141,12 +151,16 @@ impl<T: Deliver> ClientStreamingService<T> for StreamInto<T> {
         let ingest = Arc::clone(&self.0);
         Box::pin(async move {
             let mut chunks = request.into_inner().ready_chunks(MAX_CHUNK);
+            let mut carry = T::Carry::default();
             while let Some(chunk) = chunks.next().await {
                 let mut messages = Vec::with_capacity(chunk.len());
                 let mut broken = None;
                 for message in chunk {
                     match message {
-                        Ok(message) => messages.push(message),
+                        Ok(mut message) => {
+                            message.inherit(&mut carry);
+                            messages.push(message);
+                        }
                         Err(status) => {
                             broken = Some(status);
                             break;

@@ -2,7 +2,8 @@
 //! its signal, and count it.
 
 use crate::logs::convert_logs;
-use crate::proto::{Ignored, LogData, SegmentObject};
+use crate::meters::{MeterCarry, convert_meters};
+use crate::proto::{Ignored, LogData, MeterData, MeterDataCollection, SegmentObject};
 use crate::traces::convert_segments;
 use cormorant_core::pdata::{Payload, Signal};
 use cormorant_core::server::ErrorReply;
@@ -14,6 +15,7 @@ use tonic::Code;
 /// The pipelines a receiver feeds, with the telemetry of one transport.
 pub(crate) struct Ingest {
     traces: Option<SharedConsumer>,
+    metrics: Option<SharedConsumer>,
     logs: Option<SharedConsumer>,
     telemetry: ReceiverTelemetry,
 }
@@ -22,6 +24,7 @@ impl Ingest {
     pub(crate) fn new(consumers: &ReceiverConsumers, telemetry: ReceiverTelemetry) -> Self {
         Ingest {
             traces: consumers.traces.clone(),
+            metrics: consumers.metrics.clone(),
             logs: consumers.logs.clone(),
             telemetry,
         }
@@ -59,6 +62,19 @@ impl Ingest {
             .await
     }
 
+    /// Converts and sends meter readings. Without a metrics pipeline they are dropped quietly:
+    /// agents report meters by default.
+    pub(crate) async fn meters(&self, readings: Vec<MeterData>) -> Result<(), ErrorReply> {
+        let Some(consumer) = self.metrics.as_ref() else {
+            return Ok(());
+        };
+        if readings.is_empty() {
+            return Ok(());
+        }
+        self.send(consumer, Payload::Metrics(convert_meters(readings)))
+            .await
+    }
+
     fn consumer<'a>(
         &self,
         consumer: Option<&'a SharedConsumer>,
@@ -82,6 +98,12 @@ impl Ingest {
 
 /// What a decoded message is handed to: one kind of message, one method of [`Ingest`].
 pub(crate) trait Deliver: Sized + Send + 'static {
+    /// What a stream's earlier messages tell its later ones.
+    type Carry: Default + Send;
+
+    /// Completes a message from `carry`, before it is delivered.
+    fn inherit(&mut self, _carry: &mut Self::Carry) {}
+
     fn deliver(
         ingest: &Ingest,
         messages: Vec<Self>,
@@ -89,12 +111,16 @@ pub(crate) trait Deliver: Sized + Send + 'static {
 }
 
 impl Deliver for SegmentObject {
+    type Carry = ();
+
     async fn deliver(ingest: &Ingest, segments: Vec<Self>) -> Result<(), ErrorReply> {
         ingest.segments(segments).await
     }
 }
 
 impl Deliver for LogData {
+    type Carry = ();
+
     async fn deliver(ingest: &Ingest, lines: Vec<Self>) -> Result<(), ErrorReply> {
         ingest.logs(lines).await
     }
@@ -102,7 +128,37 @@ impl Deliver for LogData {
 
 /// The data of calls that are answered only.
 impl Deliver for Ignored {
+    type Carry = ();
+
     async fn deliver(_ingest: &Ingest, _messages: Vec<Self>) -> Result<(), ErrorReply> {
         Ok(())
+    }
+}
+
+impl Deliver for MeterData {
+    type Carry = MeterCarry;
+
+    fn inherit(&mut self, carry: &mut MeterCarry) {
+        carry.fill(self);
+    }
+
+    async fn deliver(ingest: &Ingest, readings: Vec<Self>) -> Result<(), ErrorReply> {
+        ingest.meters(readings).await
+    }
+}
+
+/// `collectBatch`: the readings of each collection, completed in stream order.
+impl Deliver for MeterDataCollection {
+    type Carry = MeterCarry;
+
+    fn inherit(&mut self, carry: &mut MeterCarry) {
+        for reading in &mut self.meter_data {
+            carry.fill(reading);
+        }
+    }
+
+    async fn deliver(ingest: &Ingest, collections: Vec<Self>) -> Result<(), ErrorReply> {
+        let readings = collections.into_iter().flat_map(|c| c.meter_data).collect();
+        ingest.meters(readings).await
     }
 }

@@ -1,6 +1,6 @@
 //! The `skywalking` receiver: SkyWalking agents (Java, Python, Node.js, Go, nginx-lua) report
-//! here as they would to an OAP server, and their segments and log lines become OTLP spans and
-//! log records in the pipelines.
+//! here as they would to an OAP server, and their segments, meters and log lines become OTLP
+//! spans, metrics and log records in the pipelines.
 //!
 //! ```yaml
 //! receivers:
@@ -10,7 +10,7 @@
 //!       http: {endpoint: 0.0.0.0:12800}
 //! ```
 //!
-//! Meters, JVM metrics, profiling and the rest of what agents send are answered and not kept.
+//! JVM and CLR metrics, profiling and the rest of what agents send are answered and not kept.
 
 pub mod config;
 mod grpc;
@@ -18,6 +18,7 @@ mod http;
 mod ingest;
 pub mod json;
 pub mod logs;
+pub mod meters;
 pub mod proto;
 mod receiver;
 pub mod traces;
@@ -33,7 +34,7 @@ pub const TYPE: &str = "skywalking";
 
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ReceiverFactory> {
-    let meta = FactoryMeta::new(TYPE, &[Signal::Traces, Signal::Logs], Stability::Alpha);
+    let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Alpha);
     receiver_factory(
         meta,
         |settings, config: SkyWalkingReceiverConfig, consumers| {

@@ -196,3 +196,71 @@ pub struct LogTags {
     #[prost(message, repeated, tag = "1")]
     pub data: Vec<KeyStringValuePair>,
 }
+
+/// One meter reading. Java agents set the service, instance and time on a stream's first
+/// reading only; the receiver carries them over to the readings after it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MeterData {
+    #[prost(oneof = "MeterValue", tags = "1, 2")]
+    pub metric: Option<MeterValue>,
+    #[prost(string, tag = "3")]
+    pub service: String,
+    #[prost(string, tag = "4")]
+    pub service_instance: String,
+    /// Milliseconds since the epoch.
+    #[prost(int64, tag = "5")]
+    pub timestamp: i64,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+pub enum MeterValue {
+    #[prost(message, tag = "1")]
+    SingleValue(MeterSingleValue),
+    #[prost(message, tag = "2")]
+    Histogram(MeterHistogram),
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MeterSingleValue {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(message, repeated, tag = "2")]
+    pub labels: Vec<Label>,
+    #[prost(double, tag = "3")]
+    pub value: f64,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Label {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub value: String,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MeterHistogram {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(message, repeated, tag = "2")]
+    pub labels: Vec<Label>,
+    #[prost(message, repeated, tag = "3")]
+    pub values: Vec<MeterBucketValue>,
+}
+
+/// A histogram bucket: its lower bound and how many values fell in it.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MeterBucketValue {
+    #[prost(double, tag = "1")]
+    pub bucket: f64,
+    #[prost(int64, tag = "2")]
+    pub count: i64,
+    #[prost(bool, tag = "3")]
+    pub is_negative_infinity: bool,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MeterDataCollection {
+    #[prost(message, repeated, tag = "1")]
+    pub meter_data: Vec<MeterData>,
+}

@@ -4,13 +4,18 @@
 
 use cormorant_core::pdata::common::{KeyValue, any_value::Value};
 use cormorant_core::pdata::logs::ResourceLogs;
+use cormorant_core::pdata::metrics::metric::Data;
 use cormorant_core::pdata::trace::span::SpanKind;
 use cormorant_core::pdata::trace::{ResourceSpans, Span};
 use cormorant_core::testing::Recorder;
 use cormorant_core::{ComponentId, Host, Lifecycle, Payload, ReceiverConsumers, skywalking_ids};
 use cormorant_receiver_skywalking::config::{Protocols, ServerSettings};
 use cormorant_receiver_skywalking::logs::convert_logs;
-use cormorant_receiver_skywalking::proto::{Commands, LogData, SegmentObject};
+use cormorant_receiver_skywalking::meters::{MeterCarry, convert_meters};
+use cormorant_receiver_skywalking::proto::{
+    Commands, Label, LogData, MeterBucketValue, MeterData, MeterHistogram, MeterSingleValue,
+    MeterValue, SegmentObject,
+};
 use cormorant_receiver_skywalking::traces::convert_segments;
 use cormorant_receiver_skywalking::{SkyWalkingReceiver, SkyWalkingReceiverConfig};
 use prost::Message;
@@ -169,8 +174,93 @@ fn python_log_line_becomes_a_warning_record() {
     assert!(record.trace_id.is_empty(), "logged outside any span");
 }
 
-async fn started_receiver() -> (SkyWalkingReceiver, Arc<Recorder>, Arc<Recorder>) {
+fn single(name: &str, value: f64, service: &str, timestamp: i64) -> MeterData {
+    MeterData {
+        metric: Some(MeterValue::SingleValue(MeterSingleValue {
+            name: name.to_owned(),
+            labels: vec![Label {
+                name: "pool".into(),
+                value: "heap".into(),
+            }],
+            value,
+        })),
+        service: service.to_owned(),
+        service_instance: if service.is_empty() {
+            String::new()
+        } else {
+            format!("{service}-1")
+        },
+        timestamp,
+    }
+}
+
+#[test]
+fn meter_readings_take_service_and_time_from_the_first_of_their_stream() {
+    let mut carry = MeterCarry::default();
+    let mut readings = vec![
+        single("jvm_memory_used", 1.5, "javasvc", 1_795_317_148_000),
+        single("jvm_threads", 12.0, "", 0),
+    ];
+    for reading in &mut readings {
+        carry.fill(reading);
+    }
+    let resources = convert_meters(readings);
+    assert_eq!(resources.len(), 1, "both readings belong to javasvc-1");
+    let resource = resources[0].resource.as_ref().unwrap();
+    assert_eq!(
+        attribute(&resource.attributes, "service.instance.id"),
+        Some(&text("javasvc-1"))
+    );
+    let metrics = &resources[0].scope_metrics[0].metrics;
+    let Some(Data::Gauge(threads)) = &metrics[1].data else {
+        panic!("a gauge")
+    };
+    let point = &threads.data_points[0];
+    assert_eq!(point.time_unix_nano, 1_795_317_148_000_000_000);
+    assert_eq!(attribute(&point.attributes, "pool"), Some(&text("heap")));
+}
+
+#[test]
+fn histograms_turn_lower_bounds_into_otlp_buckets() {
+    let bucket = |bound: f64, count: i64, negative_infinity: bool| MeterBucketValue {
+        bucket: bound,
+        count,
+        is_negative_infinity: negative_infinity,
+    };
+    let reading = MeterData {
+        metric: Some(MeterValue::Histogram(MeterHistogram {
+            name: "request_latency".into(),
+            labels: Vec::new(),
+            values: vec![
+                bucket(10.0, 3, false),
+                bucket(0.0, 1, true),
+                bucket(50.0, 4, false),
+                bucket(0.0, 2, false),
+            ],
+        })),
+        service: "svc".into(),
+        ..Default::default()
+    };
+    let resources = convert_meters([reading]);
+    let Some(Data::Histogram(histogram)) = &resources[0].scope_metrics[0].metrics[0].data else {
+        panic!("a histogram");
+    };
+    assert_eq!(histogram.aggregation_temporality, 2, "cumulative");
+    let point = &histogram.data_points[0];
+    assert_eq!(point.explicit_bounds, [0.0, 10.0, 50.0]);
+    assert_eq!(point.bucket_counts, [1, 2, 3, 4]);
+    assert_eq!(point.count, 10);
+    assert_eq!(point.sum, None);
+}
+
+async fn started_receiver() -> (
+    SkyWalkingReceiver,
+    Arc<Recorder>,
+    Arc<Recorder>,
+    Arc<Recorder>,
+) {
     let traces = Arc::new(Recorder::default());
+    let metrics = Arc::new(Recorder::default());
     let logs = Arc::new(Recorder::default());
     let config = SkyWalkingReceiverConfig {
         protocols: Protocols {
@@ -184,7 +274,7 @@ async fn started_receiver() -> (SkyWalkingReceiver, Arc<Recorder>, Arc<Recorder>
     let consumers = ReceiverConsumers {
         traces: Some(traces.clone()),
         logs: Some(logs.clone()),
-        metrics: None,
+        metrics: Some(metrics.clone()),
     };
     let receiver = SkyWalkingReceiver::new(
         ComponentId::parse("skywalking").unwrap(),
@@ -192,7 +282,7 @@ async fn started_receiver() -> (SkyWalkingReceiver, Arc<Recorder>, Arc<Recorder>
         consumers,
     );
     receiver.start(&Host::default()).await.expect("starts");
-    (receiver, traces, logs)
+    (receiver, traces, metrics, logs)
 }
 
 /// Sends `messages` (already encoded) as one client stream to `path`.
@@ -254,7 +344,7 @@ impl std::fmt::Debug for RawMessage {
 
 #[tokio::test]
 async fn grpc_streams_reach_the_pipelines_under_both_path_families() {
-    let (receiver, traces, logs) = started_receiver().await;
+    let (receiver, traces, metrics, logs) = started_receiver().await;
     let address = receiver.grpc_addr().await.expect("bound");
 
     let node = ["node_agent_segment_0.pb", "node_agent_segment_1.pb"]
@@ -279,6 +369,13 @@ async fn grpc_streams_reach_the_pipelines_under_both_path_families() {
     )
     .await
     .expect("logs accepted");
+    let meters = vec![
+        single("jvm_threads", 12.0, "javasvc", 1_795_317_148_000).encode_to_vec(),
+        single("jvm_classes", 900.0, "", 0).encode_to_vec(),
+    ];
+    client_stream(address, "/skywalking.v3.MeterReportService/collect", meters)
+        .await
+        .expect("meters accepted");
     client_stream(
         address,
         "/skywalking.v3.ManagementService/keepAlive",
@@ -298,6 +395,12 @@ async fn grpc_streams_reach_the_pipelines_under_both_path_families() {
 
     let span_count: usize = traces.take().iter().map(Payload::item_count).sum();
     assert_eq!(span_count, 4, "2 Node spans and 2 Python spans");
+    let metric_payloads = metrics.take();
+    let Payload::Metrics(resources) = &metric_payloads[0] else {
+        panic!("metrics")
+    };
+    assert_eq!(resources.len(), 1, "the second reading inherits javasvc-1");
+    assert_eq!(resources[0].scope_metrics[0].metrics.len(), 2);
     let log_count: usize = logs.take().iter().map(Payload::item_count).sum();
     assert_eq!(log_count, 1);
     receiver
