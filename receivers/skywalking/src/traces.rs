@@ -17,7 +17,7 @@
 //! - Span logs become events named `log`.
 
 use crate::proto::{KeyStringValuePair, SegmentObject, SegmentReference, SpanObject};
-use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
+use cormorant_core::pdata::common::{InstrumentationScope, KeyValue, any_value::Value};
 use cormorant_core::pdata::resource::Resource;
 use cormorant_core::pdata::trace::span::{Event, Link, SpanKind};
 use cormorant_core::pdata::trace::status::StatusCode;
@@ -113,9 +113,28 @@ pub fn resource(service: &str, instance: &str) -> Resource {
     }
 }
 
-/// Whether `resource` is the one [`resource`] builds for this service instance.
+/// Whether `resource` is the one [`resource`] builds for this service instance (compared in
+/// place: this runs for every segment).
 pub fn resource_is(resource: Option<&Resource>, service: &str, instance: &str) -> bool {
-    resource.is_some_and(|r| *r == self::resource(service, instance))
+    let Some(resource) = resource else {
+        return false;
+    };
+    let is_text = |attribute: Option<&KeyValue>, key: &str, expected: &str| {
+        attribute.is_some_and(|kv| {
+            kv.key == key
+                && matches!(
+                    kv.value.as_ref().and_then(|v| v.value.as_ref()),
+                    Some(Value::StringValue(text)) if text == expected
+                )
+        })
+    };
+    let attributes = &resource.attributes;
+    let instance_matches = if instance.is_empty() {
+        attributes.len() == 1
+    } else {
+        attributes.len() == 2 && is_text(attributes.get(1), "service.instance.id", instance)
+    };
+    instance_matches && is_text(attributes.first(), "service.name", service)
 }
 
 fn convert_span(segment: &SegmentObject, span: &SpanObject, trace_id: [u8; 16]) -> Option<Span> {
