@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's run command: brings up a ClickHouse store and then cormorant with
-# config/examples/quickstart.yaml (OTLP in on localhost:4317/4318 -> ClickHouse).
+# config/examples/quickstart.yaml (OTLP in on localhost:4317/4318, SkyWalking on 11800/12800 ->
+# ClickHouse).
 #
 # Which store:
 #   - CLICKHOUSE_ENDPOINT set (e.g. http://clickhouse:8123): that server, nothing is started;
