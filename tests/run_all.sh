@@ -119,6 +119,17 @@ step "end-to-end tests (pytest tests/e2e)"
 ensure_debian_packages prometheus prometheus-node-exporter
 # test_ebpf_*.py trace real nginx, redis-server, curl and dig (bind9-dnsutils).
 ensure_debian_packages nginx redis-server bind9-dnsutils curl
+# test_skywalking.py runs the real SkyWalking Node.js agent from tests/e2e/skywalking_apps/node.
+NODE_APP="tests/e2e/skywalking_apps/node"
+if ! command -v npm >/dev/null 2>&1; then
+    ensure_debian_packages nodejs npm
+fi
+node_stamp="$NODE_APP/node_modules/.package-lock.sha256"
+node_wanted="$(sha256sum "$NODE_APP/package-lock.json" | cut -d' ' -f1)"
+if [ ! -f "$node_stamp" ] || [ "$(cat "$node_stamp")" != "$node_wanted" ]; then
+    npm ci --prefix "$NODE_APP" --no-audit --no-fund
+    echo "$node_wanted" >"$node_stamp"
+fi
 export CORMORANT_BIN="$ROOT/target/debug/cormorant"
 e2e_status=0
 run_pytest tests/e2e || e2e_status=$?

@@ -1,11 +1,13 @@
-"""The `skywalking` receiver with the real SkyWalking Python agent (apache-skywalking 1.2.0):
+"""The `skywalking` receiver with real SkyWalking agents. Python (apache-skywalking 1.2.0):
 two instrumented services, `orders` calling `inventory` over HTTP, report to Cormorant over gRPC
 (as to OAP's port 11800) or HTTP (12800). The spans must form one trace in which the inventory
 service's server span is the child of the orders service's client span, the log lines written
-inside them must point at them, and (over gRPC) their meters must arrive as metrics."""
+inside them must point at them, and (over gRPC) their meters must arrive as metrics. Node.js
+(skywalking-backend-js 0.9.0, gRPC only): a request becomes a server span."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,45 +25,12 @@ def string_attributes(item) -> dict:
     return {a.key: getattr(a.value, a.value.WhichOneof("value")) for a in item.attributes}
 
 
-class Services:
-    """The two instrumented services, stopped when the test ends."""
-
-    def __init__(self, collector_address: str, protocol: str):
-        self.processes: list[subprocess.Popen] = []
-        self.inventory_port, self.orders_port = free_port(), free_port()
-        # The agent reads its reporting period when it is imported, before `config.init`.
-        base = {"COLLECTOR": collector_address, "PROTOCOL": protocol, "PATH": "/usr/bin:/bin",
-                "SW_AGENT_METER_REPORTER_PERIOD": "1"}
-        self.start({**base, "SERVICE": "inventory"}, self.inventory_port)
-        self.start({**base, "SERVICE": "orders",
-                    "DOWNSTREAM": f"http://127.0.0.1:{self.inventory_port}"}, self.orders_port)
-
-    def start(self, env: dict, port: int) -> None:
-        process = subprocess.Popen([sys.executable, str(APPS / "service.py"), str(port)], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.processes.append(process)
-        line = process.stdout.readline()
-        assert line.strip() == "ready", f"{env['SERVICE']} did not start (exit {process.poll()})"
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture
-def services_pool():
-    started: list[Services] = []
-    yield started
-    for services in started:
-        services.stop()
-
-
-@pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, services_pool,
-                                                               protocol):
+def skywalking_collector(collectors, name: str) -> tuple:
+    """A collector with the skywalking receiver feeding a file exporter for every signal; returns
+    it with its gRPC port, HTTP port and output path."""
     grpc_port, http_port, health, metrics = (free_port() for _ in range(4))
-    path = collectors.workdir / "out.json"
+    path = collectors.workdir / f"{name}.out.json"
+    pipeline = {"receivers": ["skywalking"], "exporters": ["file"]}
     config = {
         "receivers": {"skywalking": {"protocols": {
             "grpc": {"endpoint": f"127.0.0.1:{grpc_port}"},
@@ -71,20 +40,56 @@ def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, servi
         "service": {
             "extensions": ["health_check"],
             "telemetry": {"metrics": {"address": f"127.0.0.1:{metrics}"}},
-            "pipelines": {
-                "traces": {"receivers": ["skywalking"], "exporters": ["file"]},
-                "logs": {"receivers": ["skywalking"], "exporters": ["file"]},
-                "metrics": {"receivers": ["skywalking"], "exporters": ["file"]},
-            },
+            "pipelines": {signal: pipeline for signal in ("traces", "metrics", "logs")},
         },
     }
-    collector = collectors.start(f"skywalking-{protocol}", config, health_port=health,
-                                 metrics_port=metrics)
-    port = grpc_port if protocol == "grpc" else http_port
-    services = Services(f"127.0.0.1:{port}", protocol)
-    services_pool.append(services)
+    collector = collectors.start(name, config, health_port=health, metrics_port=metrics)
+    return collector, grpc_port, http_port, path
 
-    response = requests.get(f"http://127.0.0.1:{services.orders_port}/orders", timeout=10)
+
+@pytest.fixture
+def processes():
+    """Agent-instrumented services started by a test, killed when it ends."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def start_service(processes: list, command: list[str], env: dict) -> None:
+    """Starts an instrumented service and waits until it prints `ready`."""
+    process = subprocess.Popen(command, env={"PATH": "/usr/bin:/bin", **env},
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    processes.append(process)
+    line = process.stdout.readline()
+    assert line.strip() == "ready", f"{env['SERVICE']} did not start (exit {process.poll()})"
+
+
+def start_python_services(processes: list, collector_address: str, protocol: str) -> tuple:
+    """`inventory`, and `orders`, which calls inventory; returns their ports."""
+    inventory_port, orders_port = free_port(), free_port()
+    # The agent reads its reporting period when it is imported, before `config.init`.
+    base = {"COLLECTOR": collector_address, "PROTOCOL": protocol,
+            "SW_AGENT_METER_REPORTER_PERIOD": "1"}
+    script = str(APPS / "service.py")
+    start_service(processes, [sys.executable, script, str(inventory_port)],
+                  {**base, "SERVICE": "inventory"})
+    start_service(processes, [sys.executable, script, str(orders_port)],
+                  {**base, "SERVICE": "orders",
+                   "DOWNSTREAM": f"http://127.0.0.1:{inventory_port}"})
+    return inventory_port, orders_port
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, processes, protocol):
+    collector, grpc_port, http_port, path = skywalking_collector(collectors,
+                                                                 f"skywalking-{protocol}")
+    port = grpc_port if protocol == "grpc" else http_port
+    inventory_port, orders_port = start_python_services(processes, f"127.0.0.1:{port}",
+                                                        protocol)
+
+    response = requests.get(f"http://127.0.0.1:{orders_port}/orders", timeout=10)
     assert response.status_code == 200
 
     def received():
@@ -124,9 +129,9 @@ def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, servi
 
     client_attributes = string_attributes(orders_client)
     assert client_attributes["url.full"] == \
-        f"http://127.0.0.1:{services.inventory_port}/inventory"
+        f"http://127.0.0.1:{inventory_port}/inventory"
     assert client_attributes["http.response.status_code"] == 200
-    assert client_attributes["server.port"] == services.inventory_port
+    assert client_attributes["server.port"] == inventory_port
     assert string_attributes(orders_server)["http.request.method"] == "GET"
 
     meter_names = {name for _, name, _ in items["points"]}
@@ -146,3 +151,30 @@ def test_python_agents_calls_become_one_trace_with_linked_logs(collectors, servi
         assert record.body.string_value.endswith(f"served /{service}"), record.body
         assert (record.trace_id, record.span_id) == (server_span.trace_id, server_span.span_id), \
             f"the {service} log line points at the span it was written in"
+
+
+def test_node_agent_server_span(collectors, processes):
+    """The Node.js agent (skywalking-backend-js 0.9.0, gRPC only) reports an Entry span per
+    request; the receiver turns it into a server span with its URL, method, status and client."""
+    node = shutil.which("node")
+    assert node, "Node.js is needed (tests/run_all.sh installs it)"
+    collector, grpc_port, _, path = skywalking_collector(collectors, "skywalking-node")
+    port = free_port()
+    start_service(processes, [node, str(APPS / "node" / "app.js"), str(port)],
+                  {"SERVICE": "nodesvc", "COLLECTOR": f"127.0.0.1:{grpc_port}"})
+
+    assert requests.get(f"http://127.0.0.1:{port}/hello?x=1", timeout=10).status_code == 200
+    items = wait_until(lambda: flat_items(read_json_lines(path))["spans"] or None, timeout=20,
+                       message="the Node.js agent's span")
+    assert collector.stop() == 0
+
+    [(resource, span)] = items
+    assert string_attributes(resource) == {"service.name": "nodesvc",
+                                           "service.instance.id": "nodesvc-1"}
+    assert (span.name, span.kind) == ("GET:/hello", 2)
+    assert len(span.trace_id) == 16 and span.parent_span_id == b""
+    attributes = string_attributes(span)
+    assert attributes["url.full"] == f"http://127.0.0.1:{port}/hello?x=1"
+    assert attributes["http.request.method"] == "GET"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["client.address"].endswith("127.0.0.1")
