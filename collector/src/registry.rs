@@ -43,6 +43,7 @@ impl Registry {
                 cormorant_processor_attributes::factory(),
                 cormorant_processor_resource::factory(),
                 cormorant_processor_filter::factory(),
+                cormorant_processor_transform::factory(),
             ],
             exporters: vec![
                 cormorant_exporter_otlp::grpc_factory(),

@@ -18,7 +18,6 @@
 //! ```
 
 mod config;
-mod ottl;
 mod rules;
 
 pub use config::{FilterConfig, LegacyLogMatch, LegacyMetricMatch, LegacyRules};

@@ -6,7 +6,6 @@
 //! a payload left with nothing is not sent on.
 
 use crate::config::{FilterConfig, LegacyMetricMatch};
-use crate::ottl::{Condition, Context, Item, ItemKind, MetricShape, Point};
 use cormorant_attribute_rules::{AttributeSet, MatchProperties, Selection};
 use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
 use cormorant_core::pdata::logs::ResourceLogs;
@@ -16,6 +15,7 @@ use cormorant_core::pdata::trace::ResourceSpans;
 use cormorant_core::pdata::{Payload, data_point_count};
 use cormorant_core::processorhelper::PayloadTransform;
 use cormorant_core::{ConfigError, Signal};
+use cormorant_ottl::{Condition, Context, Item, ItemKind, MetricShape, Point};
 
 /// How items of one context are judged.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@
 //! are matched as text), `IsString`, `IsInt`, `IsDouble`, `IsBool`, `IsMap`, `IsList`, and in the
 //! metric context `HasAttrKeyOnDatapoint("key")` and `HasAttrOnDatapoint("key", "value")`.
 
-use super::fields::{Context, Field, Item, ItemKind, Val, resolve};
-use super::syntax::{CompareOp, Expr, Literal, Value, leading_names, parse};
+use crate::fields::{Context, Field, Item, ItemKind, Val, resolve};
+use crate::syntax::{CompareOp, Expr, Literal, Value, leading_names, parse};
 use cormorant_attribute_rules::severity_number;
 use cormorant_core::pdata::common::any_value;
 use cormorant_core::pdata::metrics::metric::Data;
@@ -22,7 +22,7 @@ pub struct Condition {
 }
 
 #[derive(Debug, Clone)]
-enum Compiled {
+pub(crate) enum Compiled {
     Or(Vec<Compiled>),
     And(Vec<Compiled>),
     Not(Box<Compiled>),
@@ -31,21 +31,21 @@ enum Compiled {
 }
 
 #[derive(Debug, Clone)]
-enum Operand {
+pub(crate) enum Operand {
     Const(Literal),
     Field(Field),
     Call(Function),
 }
 
 #[derive(Debug, Clone)]
-enum Function {
+pub(crate) enum Function {
     IsMatch(Box<Operand>, Regex),
     IsType(Box<Operand>, TypeTest),
     HasAttributeOnDataPoint { key: String, value: Option<String> },
 }
 
 #[derive(Debug, Clone, Copy)]
-enum TypeTest {
+pub(crate) enum TypeTest {
     String,
     Int,
     Double,
@@ -87,7 +87,7 @@ impl Condition {
     }
 }
 
-fn compile_expr(expr: &Expr, context: Context) -> Result<Compiled, String> {
+pub(crate) fn compile_expr(expr: &Expr, context: Context) -> Result<Compiled, String> {
     let all = |terms: &[Expr]| -> Result<Vec<Compiled>, String> {
         terms
             .iter()
@@ -107,7 +107,7 @@ fn compile_expr(expr: &Expr, context: Context) -> Result<Compiled, String> {
     })
 }
 
-fn compile_value(value: &Value, context: Context) -> Result<Operand, String> {
+pub(crate) fn compile_value(value: &Value, context: Context) -> Result<Operand, String> {
     Ok(match value {
         Value::Literal(literal) => Operand::Const(literal.clone()),
         Value::Enum(name) => Operand::Const(Literal::Int(
@@ -115,6 +115,7 @@ fn compile_value(value: &Value, context: Context) -> Result<Operand, String> {
         )),
         Value::Path(path) => Operand::Field(resolve(path, context)?),
         Value::Call { name, args } => Operand::Call(compile_call(name, args, context)?),
+        Value::List(_) => return Err("a list is only an editor's argument".to_owned()),
     })
 }
 
@@ -216,7 +217,7 @@ fn enum_value(name: &str) -> Option<i64> {
         .map(i64::from)
 }
 
-fn eval(expr: &Compiled, item: &Item<'_>) -> bool {
+pub(crate) fn eval(expr: &Compiled, item: &Item<'_>) -> bool {
     match expr {
         Compiled::Or(terms) => terms.iter().any(|term| eval(term, item)),
         Compiled::And(terms) => terms.iter().all(|term| eval(term, item)),
@@ -228,7 +229,7 @@ fn eval(expr: &Compiled, item: &Item<'_>) -> bool {
 
 /// The value of `operand`; literals are borrowed from the condition, so `'v` is the shorter of
 /// the condition's and the item's lifetimes.
-fn value<'v>(operand: &'v Operand, item: &Item<'v>) -> Val<'v> {
+pub(crate) fn value<'v>(operand: &'v Operand, item: &Item<'v>) -> Val<'v> {
     match operand {
         Operand::Const(literal) => match literal {
             Literal::Str(text) => Val::Str(Cow::Borrowed(text)),

@@ -82,6 +82,8 @@ pub(crate) enum Value {
         name: String,
         args: Vec<Value>,
     },
+    /// `["a", "b"]`, as editors take key lists.
+    List(Vec<Value>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,29 +109,80 @@ pub(crate) fn parse(text: &str) -> Result<Expr, String> {
     }
 }
 
+/// An editing statement as written: `editor(args...)`, optionally `where condition`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StatementText {
+    pub(crate) editor: String,
+    pub(crate) args: Vec<Value>,
+    pub(crate) condition: Option<Expr>,
+}
+
+impl StatementText {
+    /// The first name of every path in the statement, its condition included.
+    pub(crate) fn leading_names(&self) -> Vec<&str> {
+        let mut names = Vec::new();
+        for arg in &self.args {
+            value_names(arg, &mut names);
+        }
+        if let Some(condition) = &self.condition {
+            expr_names(condition, &mut names);
+        }
+        names
+    }
+}
+
+/// Parses one statement; the error says what was expected and where.
+pub(crate) fn parse_statement(text: &str) -> Result<StatementText, String> {
+    let tokens = tokenize(text)?;
+    let mut parser = Parser { tokens, at: 0 };
+    let Value::Call { name, args } = parser.value()? else {
+        return Err("a statement starts with an editor call, such as set(...)".to_owned());
+    };
+    let condition = if parser.keyword("where") {
+        Some(parser.or()?)
+    } else {
+        None
+    };
+    match parser.peek() {
+        None => Ok(StatementText {
+            editor: name,
+            args,
+            condition,
+        }),
+        Some(token) => Err(format!(
+            "unexpected {} after a complete statement",
+            describe(token)
+        )),
+    }
+}
+
 /// The first name of every path in `expr` (`span` of `span.name`), function arguments included.
 pub(crate) fn leading_names(expr: &Expr) -> Vec<&str> {
-    fn of_value<'a>(value: &'a Value, names: &mut Vec<&'a str>) {
-        match value {
-            Value::Path(path) => names.extend(path.names.first().map(String::as_str)),
-            Value::Call { args, .. } => args.iter().for_each(|arg| of_value(arg, names)),
-            Value::Literal(_) | Value::Enum(_) => {}
-        }
-    }
-    fn of_expr<'a>(expr: &'a Expr, names: &mut Vec<&'a str>) {
-        match expr {
-            Expr::Or(terms) | Expr::And(terms) => terms.iter().for_each(|t| of_expr(t, names)),
-            Expr::Not(inner) => of_expr(inner, names),
-            Expr::Compare(left, _, right) => {
-                of_value(left, names);
-                of_value(right, names);
-            }
-            Expr::Truth(value) => of_value(value, names),
-        }
-    }
     let mut names = Vec::new();
-    of_expr(expr, &mut names);
+    expr_names(expr, &mut names);
     names
+}
+
+fn value_names<'a>(value: &'a Value, names: &mut Vec<&'a str>) {
+    match value {
+        Value::Path(path) => names.extend(path.names.first().map(String::as_str)),
+        Value::Call { args, .. } | Value::List(args) => {
+            args.iter().for_each(|arg| value_names(arg, names))
+        }
+        Value::Literal(_) | Value::Enum(_) => {}
+    }
+}
+
+fn expr_names<'a>(expr: &'a Expr, names: &mut Vec<&'a str>) {
+    match expr {
+        Expr::Or(terms) | Expr::And(terms) => terms.iter().for_each(|t| expr_names(t, names)),
+        Expr::Not(inner) => expr_names(inner, names),
+        Expr::Compare(left, _, right) => {
+            value_names(left, names);
+            value_names(right, names);
+        }
+        Expr::Truth(value) => value_names(value, names),
+    }
 }
 
 fn tokenize(text: &str) -> Result<Vec<Token>, String> {
@@ -324,6 +377,20 @@ impl Parser {
             Some(Token::Int(number)) => Ok(Value::Literal(Literal::Int(number))),
             Some(Token::Float(number)) => Ok(Value::Literal(Literal::Float(number))),
             Some(Token::Ident(name)) => self.named(name),
+            Some(Token::LBracket) => {
+                let mut items = Vec::new();
+                if self.peek() != Some(&Token::RBracket) {
+                    loop {
+                        items.push(self.value()?);
+                        if self.peek() != Some(&Token::Comma) {
+                            break;
+                        }
+                        self.at += 1;
+                    }
+                }
+                self.expect(&Token::RBracket)?;
+                Ok(Value::List(items))
+            }
             Some(token) => Err(format!("expected a value, found {}", describe(&token))),
             None => Err("expected a value, found the end".to_owned()),
         }

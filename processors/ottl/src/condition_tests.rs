@@ -1,5 +1,5 @@
 use super::*;
-use crate::ottl::fields::{MetricShape, Point};
+use crate::fields::{MetricShape, Point};
 use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, KeyValue, KeyValueList};
 use cormorant_core::pdata::logs::LogRecord;
 use cormorant_core::pdata::metrics::{Gauge, Metric, NumberDataPoint, Sum, number_data_point};

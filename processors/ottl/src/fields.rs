@@ -6,7 +6,7 @@
 //! `scope.*`) work in every context; a span event reaches its span with `span.*` and a data point
 //! its metric with `metric.*`. A path that does not exist in the context is a config error.
 
-use super::syntax::PathText;
+use crate::syntax::PathText;
 use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use cormorant_core::pdata::logs::LogRecord;
 use cormorant_core::pdata::metrics::{
@@ -19,6 +19,8 @@ use std::borrow::Cow;
 /// The kind of item a condition judges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
+    /// A resource alone: `attributes` are the resource's.
+    Resource,
     Span,
     SpanEvent,
     Log,
@@ -29,6 +31,7 @@ pub enum Context {
 impl Context {
     pub fn name(self) -> &'static str {
         match self {
+            Context::Resource => "resource",
             Context::Span => "span",
             Context::SpanEvent => "spanevent",
             Context::Log => "log",
@@ -68,6 +71,8 @@ pub struct Item<'a> {
 
 #[derive(Debug, Clone, Copy)]
 pub enum ItemKind<'a> {
+    /// A resource alone ([`Context::Resource`]); its attributes are the item's `resource`.
+    Resource,
     Span(&'a Span),
     SpanEvent(&'a Span, &'a Event),
     Log(&'a LogRecord),
@@ -221,7 +226,9 @@ pub fn resolve(path: &PathText, context: Context) -> Result<Field, String> {
         })
     };
     match (context, names.as_slice()) {
-        (_, ["resource", "attributes"]) => return Ok(Field::ResourceAttribute(key()?)),
+        (_, ["resource", "attributes"]) | (Context::Resource, ["attributes"]) => {
+            return Ok(Field::ResourceAttribute(key()?));
+        }
         (_, ["instrumentation_scope" | "scope", "attributes"]) => {
             return Ok(Field::ScopeAttribute(key()?));
         }
@@ -329,7 +336,7 @@ impl Field {
                 ItemKind::SpanEvent(_, event) => attribute(&event.attributes, key),
                 ItemKind::Log(record) => attribute(&record.attributes, key),
                 ItemKind::DataPoint(_, _, point) => attribute(point.attributes(), key),
-                ItemKind::Metric(_) => Val::Nil,
+                ItemKind::Metric(_) | ItemKind::Resource => Val::Nil,
             },
             Field::EventName | Field::EventTime => match item.kind {
                 ItemKind::SpanEvent(_, event) if *self == Field::EventName => text(&event.name),
