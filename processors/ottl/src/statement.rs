@@ -71,18 +71,27 @@ impl Statement {
     }
 
     /// The context a statement's prefixed paths name (`span.name` → span): the most specific of
-    /// those in `candidates` (listed from least to most specific) that a path starts with, or the
-    /// least specific when none does.
+    /// those in `candidates` (listed from least to most specific) that a path starts with. A
+    /// statement whose paths name none cannot be placed, and is refused rather than guessed.
     pub fn infer_context(text: &str, candidates: &[Context]) -> Result<Context, String> {
         let parsed = parse_statement(text).map_err(|err| format!("statement {text:?}: {err}"))?;
         let names = parsed.leading_names();
-        Ok(candidates
+        candidates
             .iter()
             .rev()
             .find(|context| names.contains(&context.name()))
-            .or(candidates.first())
             .copied()
-            .unwrap_or(Context::Resource))
+            .ok_or_else(|| {
+                let prefixes: Vec<String> = candidates
+                    .iter()
+                    .map(|c| format!("{}.", c.name()))
+                    .collect();
+                format!(
+                    "statement {text:?}: no path names its context; prefix them ({}) or put the \
+                     statement in a group with a context",
+                    prefixes.join(", ")
+                )
+            })
     }
 
     fn compile_parsed(parsed: &StatementText, context: Context) -> Result<Statement, String> {

@@ -212,6 +212,8 @@ fn contexts_are_inferred_from_path_prefixes() {
         infer(r#"set(spanevent.attributes["a"], span.name)"#),
         Context::SpanEvent
     );
+    let err = Statement::infer_context(r#"set(attributes["a"], "b")"#, &trace).unwrap_err();
+    assert!(err.contains("no path names its context"), "{err}");
 }
 
 #[test]
