@@ -4,11 +4,15 @@
 //! Like otelcol's `processorhelper`, it counts incoming and outgoing items for the processor's
 //! self-metrics, and does not send on a payload the transformation left without any resource.
 
-use crate::component::{ComponentId, Lifecycle, Processor};
+use crate::component::{
+    ComponentConfig, ComponentId, ConfigError, FactoryMeta, Lifecycle, Processor, ProcessorFactory,
+};
 use crate::consumer::{ConsumeError, Consumer, SharedConsumer};
+use crate::factory::processor_factory;
 use crate::pdata::{Payload, Signal};
 use crate::telemetry::ProcessorTelemetry;
 use async_trait::async_trait;
+use std::sync::Arc;
 
 /// A change applied to each payload of one signal.
 pub trait PayloadTransform: Send + Sync + 'static {
@@ -52,3 +56,24 @@ impl<T: PayloadTransform> Consumer for TransformProcessor<T> {
 impl<T: PayloadTransform> Lifecycle for TransformProcessor<T> {}
 
 impl<T: PayloadTransform> Processor for TransformProcessor<T> {}
+
+/// The factory of a processor that is only a [`PayloadTransform`]: `build` compiles the
+/// transform from the processor's ID, settings and pipeline signal. Its errors are reported
+/// prefixed with the ID and signal, since a config may suit one signal and not another.
+pub fn transform_factory<C, T, B>(meta: FactoryMeta, build: B) -> Arc<dyn ProcessorFactory>
+where
+    C: ComponentConfig + 'static,
+    T: PayloadTransform,
+    B: Fn(&ComponentId, &C, Signal) -> Result<T, ConfigError> + Send + Sync + 'static,
+{
+    processor_factory(meta, move |settings, config: C, signal, next| {
+        let transform = build(&settings.id, &config, signal)
+            .map_err(|err| ConfigError::Invalid(format!("{} for {signal}: {err}", settings.id)))?;
+        Ok(Arc::new(TransformProcessor::new(
+            &settings.id,
+            signal,
+            transform,
+            next,
+        )))
+    })
+}

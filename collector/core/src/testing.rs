@@ -1,8 +1,10 @@
 //! Test support for component crates (feature `testing`): a processor built by its factory from
-//! YAML, the way the collector builds it, feeding a consumer that records what reaches it.
+//! YAML, the way the collector builds it, feeding a consumer that records what reaches it; and
+//! attribute look-up for assertions.
 
 use crate::component::{ComponentId, ConfigError, CreateSettings, Processor, ProcessorFactory};
 use crate::consumer::{ConsumeError, Consumer};
+use crate::pdata::common::{KeyValue, any_value};
 use crate::pdata::{Payload, Signal};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -42,4 +44,12 @@ pub fn build_processor(
     let id = ComponentId::parse(&format!("{}/test", factory.meta().ty)).expect("a valid id");
     let processor = factory.create(CreateSettings { id }, &config, signal, recorder.clone())?;
     Ok((processor, recorder))
+}
+
+/// The value of attribute `key` in `attributes`, if it is there and set.
+pub fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
 }

@@ -17,10 +17,8 @@ mod processor;
 pub use config::AttributesConfig;
 pub use processor::AttributesTransform;
 
-use cormorant_core::processorhelper::TransformProcessor;
-use cormorant_core::{
-    ConfigError, FactoryMeta, ProcessorFactory, Signal, Stability, processor_factory,
-};
+use cormorant_core::processorhelper::transform_factory;
+use cormorant_core::{FactoryMeta, ProcessorFactory, Signal, Stability};
 use std::sync::Arc;
 
 /// The component type in config IDs.
@@ -29,15 +27,9 @@ pub const TYPE: &str = "attributes";
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ProcessorFactory> {
     let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Beta);
-    processor_factory(meta, |settings, config: AttributesConfig, signal, next| {
-        let transform = AttributesTransform::new(&config, signal)
-            .map_err(|err| ConfigError::Invalid(format!("{} for {signal}: {err}", settings.id)))?;
-        transform.warn_if_reading_context(&settings.id);
-        Ok(Arc::new(TransformProcessor::new(
-            &settings.id,
-            signal,
-            transform,
-            next,
-        )))
+    transform_factory(meta, |id, config: &AttributesConfig, signal| {
+        let transform = AttributesTransform::new(config, signal)?;
+        transform.warn_if_reading_context(id);
+        Ok(transform)
     })
 }

@@ -10,7 +10,7 @@ use cormorant_core::pdata::metrics::{
 use cormorant_core::pdata::resource::Resource;
 use cormorant_core::pdata::string_attribute;
 use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
-use cormorant_core::testing::{Recorder, build_processor};
+use cormorant_core::testing::{Recorder, attribute, build_processor};
 use cormorant_core::{ConfigError, Payload, Processor, Signal};
 use std::sync::Arc;
 
@@ -50,13 +50,6 @@ fn traces(service: &str, spans: Vec<Span>) -> ResourceSpans {
         }],
         ..Default::default()
     }
-}
-
-fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
 }
 
 fn only_payload(recorder: &Recorder) -> Payload {

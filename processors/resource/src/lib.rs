@@ -13,10 +13,9 @@
 use cormorant_attribute_rules::{ActionConfig, AttributeActions};
 use cormorant_core::pdata::Payload;
 use cormorant_core::pdata::resource::Resource;
-use cormorant_core::processorhelper::{PayloadTransform, TransformProcessor};
+use cormorant_core::processorhelper::{PayloadTransform, transform_factory};
 use cormorant_core::{
     ComponentConfig, ConfigError, FactoryMeta, ProcessorFactory, Signal, Stability,
-    processor_factory,
 };
 use serde::Deserialize;
 use std::sync::Arc;
@@ -75,15 +74,10 @@ impl PayloadTransform for ResourceTransform {
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ProcessorFactory> {
     let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Beta);
-    processor_factory(meta, |settings, config: ResourceConfig, signal, next| {
-        let transform = ResourceTransform::new(&config)?;
-        transform.actions.warn_if_reading_context(&settings.id);
-        Ok(Arc::new(TransformProcessor::new(
-            &settings.id,
-            signal,
-            transform,
-            next,
-        )))
+    transform_factory(meta, |id, config: &ResourceConfig, _signal| {
+        let transform = ResourceTransform::new(config)?;
+        transform.actions.warn_if_reading_context(id);
+        Ok(transform)
     })
 }
 

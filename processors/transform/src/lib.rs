@@ -22,10 +22,8 @@ mod rules;
 pub use config::{StatementGroup, TransformConfig};
 pub use rules::TransformRules;
 
-use cormorant_core::processorhelper::TransformProcessor;
-use cormorant_core::{
-    ConfigError, FactoryMeta, ProcessorFactory, Signal, Stability, processor_factory,
-};
+use cormorant_core::processorhelper::transform_factory;
+use cormorant_core::{FactoryMeta, ProcessorFactory, Signal, Stability};
 use std::sync::Arc;
 
 /// The component type in config IDs.
@@ -34,14 +32,7 @@ pub const TYPE: &str = "transform";
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ProcessorFactory> {
     let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Alpha);
-    processor_factory(meta, |settings, config: TransformConfig, signal, next| {
-        let rules = TransformRules::new(&config, signal)
-            .map_err(|err| ConfigError::Invalid(format!("{} for {signal}: {err}", settings.id)))?;
-        Ok(Arc::new(TransformProcessor::new(
-            &settings.id,
-            signal,
-            rules,
-            next,
-        )))
+    transform_factory(meta, |_, config: &TransformConfig, signal| {
+        TransformRules::new(config, signal)
     })
 }

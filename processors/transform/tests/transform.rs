@@ -1,7 +1,7 @@
 //! The `transform` processor built by its factory from YAML, as the collector builds it, feeding
 //! a consumer that records what reaches it.
 
-use cormorant_core::pdata::common::{KeyValue, any_value::Value};
+use cormorant_core::pdata::common::any_value::Value;
 use cormorant_core::pdata::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use cormorant_core::pdata::metrics::{
     Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, metric::Data,
@@ -10,7 +10,7 @@ use cormorant_core::pdata::resource::Resource;
 use cormorant_core::pdata::trace::span::Event;
 use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
 use cormorant_core::pdata::{int_attribute, string_attribute};
-use cormorant_core::testing::{Recorder, build_processor};
+use cormorant_core::testing::{Recorder, attribute, build_processor};
 use cormorant_core::{ConfigError, Payload, Processor, Signal};
 use std::sync::Arc;
 
@@ -20,13 +20,6 @@ fn build(yaml: &str, signal: Signal) -> Result<(Arc<dyn Processor>, Arc<Recorder
         yaml,
         signal,
     )
-}
-
-fn value_of<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
 }
 
 fn text(value: &str) -> Value {
@@ -98,7 +91,7 @@ trace_statements:
     };
     let resource = resources[0].resource.as_ref().unwrap();
     assert_eq!(
-        value_of(&resource.attributes, "team"),
+        attribute(&resource.attributes, "team"),
         Some(&text("payments"))
     );
     let spans = &resources[0].scope_spans[0].spans;
@@ -111,7 +104,7 @@ trace_statements:
     assert!(spans[0].events[0].attributes.is_empty());
     assert_eq!(spans[1].name, "SELECT users", "not a server span");
     assert_eq!(
-        value_of(&spans[1].attributes, "deployment.environment"),
+        attribute(&spans[1].attributes, "deployment.environment"),
         Some(&text("prod"))
     );
 }
@@ -155,7 +148,7 @@ metric_statements:
     };
     assert!(gauge.data_points[0].attributes.is_empty());
     assert_eq!(
-        value_of(&gauge.data_points[1].attributes, "slow"),
+        attribute(&gauge.data_points[1].attributes, "slow"),
         Some(&Value::BoolValue(true))
     );
 }
@@ -187,8 +180,11 @@ log_statements:
     };
     let record = &resources[0].scope_logs[0].log_records[0];
     assert_eq!(record.severity_number, 17);
-    assert_eq!(value_of(&record.attributes, "trace"), Some(&text("abcd")));
-    assert_eq!(value_of(&record.attributes, "n"), Some(&Value::IntValue(7)));
+    assert_eq!(attribute(&record.attributes, "trace"), Some(&text("abcd")));
+    assert_eq!(
+        attribute(&record.attributes, "n"),
+        Some(&Value::IntValue(7))
+    );
 }
 
 #[test]

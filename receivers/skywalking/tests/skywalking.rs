@@ -2,12 +2,12 @@
 //! `apache-skywalking` 1.2.0 and Node `skywalking-backend-js` 0.9.0 agents): decoding, the OTLP
 //! they become, and the gRPC service under both path families with a tonic client.
 
-use cormorant_core::pdata::common::{KeyValue, any_value::Value};
+use cormorant_core::pdata::common::any_value::Value;
 use cormorant_core::pdata::logs::ResourceLogs;
 use cormorant_core::pdata::metrics::metric::Data;
 use cormorant_core::pdata::trace::span::SpanKind;
 use cormorant_core::pdata::trace::{ResourceSpans, Span};
-use cormorant_core::testing::Recorder;
+use cormorant_core::testing::{Recorder, attribute};
 use cormorant_core::{ComponentId, Host, Lifecycle, Payload, ReceiverConsumers, skywalking_ids};
 use cormorant_receiver_skywalking::config::{Protocols, ServerSettings};
 use cormorant_receiver_skywalking::logs::convert_logs;
@@ -27,13 +27,6 @@ use tonic_prost::ProstCodec;
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
-}
-
-fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
 }
 
 fn text(value: &str) -> Value {

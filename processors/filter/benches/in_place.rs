@@ -1,10 +1,11 @@
 //! What the in-place processors cost per span, against what decoding the span costs.
 //!
-//! `cargo bench -p cormorant-processor-filter --bench transform` decodes an OTLP request of 100
+//! `cargo bench -p cormorant-processor-filter --bench in_place` decodes an OTLP request of 100
 //! "medium" spans (10 attributes of 20-character values and one event each, 6 resource
 //! attributes; the shape of the load generators in `shared/reference/performance.md`) and runs
 //! the `resource`, `attributes` and `filter` processors' transformations on it, as configured in
-//! `config/examples/gateway.yaml`. Decoding is the least any collector does per span, so each
+//! `config/examples/gateway.yaml`, and a `transform` that rewrites span names and drops header
+//! attributes. Decoding is the least any collector does per span, so each
 //! processor's time is printed next to it as a ratio.
 
 use cormorant_confmap::parse_yaml;
@@ -19,6 +20,7 @@ use cormorant_core::{Payload, Signal, parse_config};
 use cormorant_processor_attributes::{AttributesConfig, AttributesTransform};
 use cormorant_processor_filter::{FilterConfig, FilterRules};
 use cormorant_processor_resource::{ResourceConfig, ResourceTransform};
+use cormorant_processor_transform::{TransformConfig, TransformRules};
 use prost::Message;
 use std::time::{Duration, Instant};
 
@@ -154,18 +156,36 @@ traces:
          per span), one thread:"
     );
     println!(
-        "{:<44} {:>12} {:>12} {:>16}",
+        "{:<50} {:>12} {:>12} {:>16}",
         "processor", "decode ns", "process ns", "process/decode"
     );
-    let cases: [(&str, &dyn PayloadTransform); 3] = [
+    let transform = TransformRules::new(
+        &config::<TransformConfig>(
+            r#"
+trace_statements:
+  - context: span
+    conditions: ['kind == SPAN_KIND_SERVER']
+    statements:
+      - 'replace_pattern(name, "^GET /api/.*", "GET /api/{path}")'
+      - 'delete_matching_keys(attributes, "^http\\.request\\.header\\.")'
+"#,
+        ),
+        Signal::Traces,
+    )
+    .expect("valid transform config");
+    let cases: [(&str, &dyn PayloadTransform); 4] = [
         ("resource (upsert + delete)", &resource),
         ("attributes/redact (include, hash, delete)", &attributes),
         ("filter/noise (2 span conditions, drops 10 %)", &filter),
+        (
+            "transform (condition, rename, delete by pattern)",
+            &transform,
+        ),
     ];
     for (name, transform) in cases {
         let (decode, process) = measure(&bytes, transform);
         println!(
-            "{name:<44} {decode:>12.0} {process:>12.0} {:>16.2}",
+            "{name:<50} {decode:>12.0} {process:>12.0} {:>16.2}",
             process / decode
         );
     }
