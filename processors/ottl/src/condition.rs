@@ -6,6 +6,7 @@
 //! are matched as text), `IsString`, `IsInt`, `IsDouble`, `IsBool`, `IsMap`, `IsList`, and in the
 //! metric context `HasAttrKeyOnDatapoint("key")` and `HasAttrOnDatapoint("key", "value")`.
 
+use crate::converters::{Converter, compile_converter, convert};
 use crate::fields::{Context, Field, Item, ItemKind, Val, resolve};
 use crate::syntax::{CompareOp, Expr, Literal, Value, leading_names, parse};
 use cormorant_attribute_rules::severity_number;
@@ -35,6 +36,7 @@ pub(crate) enum Operand {
     Const(Literal),
     Field(Field),
     Call(Function),
+    Convert(Converter),
 }
 
 #[derive(Debug, Clone)]
@@ -114,7 +116,10 @@ pub(crate) fn compile_value(value: &Value, context: Context) -> Result<Operand, 
             enum_value(name).ok_or_else(|| format!("unknown enum {name}"))?,
         )),
         Value::Path(path) => Operand::Field(resolve(path, context)?),
-        Value::Call { name, args } => Operand::Call(compile_call(name, args, context)?),
+        Value::Call { name, args } => match compile_converter(name, args, context) {
+            Some(converter) => Operand::Convert(converter?),
+            None => Operand::Call(compile_call(name, args, context)?),
+        },
         Value::List(_) => return Err("a list is only an editor's argument".to_owned()),
     })
 }
@@ -179,8 +184,9 @@ fn compile_call(name: &str, args: &[Value], context: Context) -> Result<Function
             })
         }
         other => Err(format!(
-            "function {other} is not supported in conditions; supported: IsMatch, IsString, \
-             IsInt, IsDouble, IsBool, IsMap, IsList, HasAttrKeyOnDatapoint, HasAttrOnDatapoint"
+            "function {other} is not supported; supported: IsMatch, IsString, IsInt, \
+             IsDouble, IsBool, IsMap, IsList, HasAttrKeyOnDatapoint, HasAttrOnDatapoint, \
+             Concat, ToLowerCase, ToUpperCase, Substring, String, Int, Double"
         )),
     }
 }
@@ -240,6 +246,7 @@ pub(crate) fn value<'v>(operand: &'v Operand, item: &Item<'v>) -> Val<'v> {
         },
         Operand::Field(field) => field.read(item),
         Operand::Call(function) => Val::Bool(call(function, item)),
+        Operand::Convert(converter) => convert(converter, item),
     }
 }
 

@@ -1,11 +1,13 @@
 //! The part of OTTL (the OpenTelemetry Transformation Language) that the `filter` and
 //! `transform` processors run: boolean conditions over the paths of one context (comparisons,
-//! `and` / `or` / `not`, enums, the type and match functions) and editing statements
+//! `and` / `or` / `not`, enums, the type and match functions, converters such as `Concat`) and
+//! editing statements
 //! (`set`, `delete_key`, `keep_keys`, `replace_pattern`, ... with an optional `where`).
 //! Everything is resolved when the processor is built, so an unknown path, enum, function or
 //! editor stops the collector at start with the condition or statement quoted.
 
 mod condition;
+mod converters;
 mod fields;
 mod statement;
 mod syntax;

@@ -276,3 +276,48 @@ fn statements_that_cannot_apply_are_refused() {
         assert!(err.contains(expected), "{text}: {err}");
     }
 }
+
+#[test]
+fn converters_compute_values_for_set_and_conditions() {
+    let resource = [string_attribute("service.name", "Checkout")];
+    let mut span = span();
+    run_on_span(
+        &[
+            r#"set(attributes["key"], Concat([resource.attributes["service.name"], name, attributes["http.response.status_code"], attributes["absent"]], "|"))"#,
+            r#"set(attributes["lower"], ToLowerCase(resource.attributes["service.name"]))"#,
+            r#"set(attributes["upper"], ToUpperCase("mixed Case"))"#,
+            r#"set(attributes["verb"], Substring(name, 0, 3))"#,
+            r#"set(attributes["outside"], Substring(name, 10, 100))"#,
+            r#"set(attributes["code_text"], String(attributes["http.response.status_code"]))"#,
+            r#"set(attributes["code_int"], Int("404"))"#,
+            r#"set(attributes["ratio"], Double("0.25"))"#,
+            r#"set(attributes["not_a_number"], Int("many"))"#,
+            r#"set(attributes["matched"], true) where ToLowerCase(resource.attributes["service.name"]) == "checkout""#,
+        ],
+        &mut span,
+        &resource,
+    );
+    let expect = [
+        ("key", text("Checkout|GET /users/17|200|")),
+        ("lower", text("checkout")),
+        ("upper", text("MIXED CASE")),
+        ("verb", text("GET")),
+        ("code_text", text("200")),
+        ("code_int", any_value::Value::IntValue(404)),
+        ("ratio", any_value::Value::DoubleValue(0.25)),
+        ("matched", any_value::Value::BoolValue(true)),
+    ];
+    for (key, expected) in expect {
+        assert_eq!(value_of(&span.attributes, key), Some(&expected), "{key}");
+    }
+    assert_eq!(
+        value_of(&span.attributes, "outside"),
+        None,
+        "out of range is nil"
+    );
+    assert_eq!(value_of(&span.attributes, "not_a_number"), None);
+
+    let err =
+        Statement::compile(r#"set(attributes["a"], Concat("x", "-"))"#, Context::Span).unwrap_err();
+    assert!(err.contains("Concat: argument 1 must be a list"), "{err}");
+}
