@@ -388,6 +388,21 @@ async fn grpc_streams_reach_the_pipelines_under_both_path_families() {
 
     let span_count: usize = traces.take().iter().map(Payload::item_count).sum();
     assert_eq!(span_count, 4, "2 Node spans and 2 Python spans");
+
+    let broken = vec![fixture("python_agent_segment.pb"), vec![0xff; 7]];
+    let status = client_stream(
+        address,
+        "/skywalking.v3.TraceSegmentReportService/collect",
+        broken,
+    )
+    .await
+    .expect_err("a message that is not a segment fails the stream");
+    assert!(status.message().contains("decode"), "{status:?}");
+    let delivered: usize = traces.take().iter().map(Payload::item_count).sum();
+    assert_eq!(
+        delivered, 2,
+        "the segment before the broken message still arrives"
+    );
     let metric_payloads = metrics.take();
     let Payload::Metrics(resources) = &metric_payloads[0] else {
         panic!("metrics")
