@@ -15,6 +15,7 @@ from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpSpanExporter
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -187,3 +188,51 @@ def test_a_bad_action_stops_the_collector_with_the_reason(tmp_path):
     assert result.returncode != 0
     assert 'unsupported action "rename"' in result.stderr, result.stderr
     assert "attributes/redact" in result.stderr, result.stderr
+
+
+def test_from_context_reads_the_client_address_and_request_headers(collectors):
+    """`from_context` takes the sender's address and, with `include_metadata: true`, its headers
+    (gRPC metadata or HTTP headers), as otelcol does for processors before `batch`."""
+    grpc, http, health, metrics = (free_port() for _ in range(4))
+    path = collectors.workdir / "context.json"
+    config = {
+        "receivers": {"otlp": {"protocols": {
+            "grpc": {"endpoint": f"127.0.0.1:{grpc}", "include_metadata": True},
+            "http": {"endpoint": f"127.0.0.1:{http}", "include_metadata": True}}}},
+        "processors": {"attributes/client": {"actions": [
+            {"key": "tenant", "from_context": "metadata.x-tenant", "action": "insert"},
+            {"key": "sender", "from_context": "client.address", "action": "insert"}]}},
+        "exporters": {"file": {"path": str(path), "flush_interval": "100ms"}},
+        "extensions": {"health_check": {"endpoint": f"127.0.0.1:{health}"}},
+        "service": {"extensions": ["health_check"],
+                    "telemetry": {"metrics": {"address": f"127.0.0.1:{metrics}"}},
+                    "pipelines": {"traces": {"receivers": ["otlp"],
+                                             "processors": ["attributes/client"],
+                                             "exporters": ["file"]}}},
+    }
+    collector = collectors.start("from-context", config, health_port=health,
+                                 metrics_port=metrics)
+    exporters = {
+        "grpc": OTLPSpanExporter(endpoint=f"127.0.0.1:{grpc}", insecure=True, timeout=10,
+                                 headers=(("x-tenant", "acme-grpc"),)),
+        "http": HttpSpanExporter(endpoint=f"http://127.0.0.1:{http}/v1/traces", timeout=10,
+                                 headers={"X-Tenant": "acme-http"}),
+    }
+    for transport, exporter in exporters.items():
+        provider = TracerProvider(resource=sdk_resource("checkout"))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("e2e.context").start_as_current_span(f"via {transport}"):
+            pass
+        provider.shutdown()
+
+    def spans():
+        found = {span.name: attributes_of(span)
+                 for _, span in flat_items(read_json_lines(path))["spans"]}
+        return found if len(found) == 2 else None
+
+    found = wait_until(spans, timeout=15, message="one span per transport")
+    assert collector.stop() == 0
+    assert found == {
+        "via grpc": {"tenant": "acme-grpc", "sender": "127.0.0.1"},
+        "via http": {"tenant": "acme-http", "sender": "127.0.0.1"},
+    }

@@ -8,6 +8,7 @@
 //! values ([`value_text`]), and the helpers components share instead of each writing their own
 //! ([`exporterhelper`], [`processorhelper`], [`http_client`], [`tls`]).
 
+pub mod client;
 pub mod component;
 pub mod config;
 pub mod consumer;

@@ -12,13 +12,15 @@
 //! - `convert` changes the type to `int`, `double` or `string` where the value converts, and leaves
 //!   it as it is where it does not.
 //!
-//! `from_context` reads request metadata in otelcol. Cormorant's pipelines do not carry the
-//! client's request context yet, so such a source is never present and its action never applies;
-//! the processors log that when they start.
+//! `from_context` reads the client of the request being processed ([`cormorant_core::client`]):
+//! `client.address`, or `metadata.<header>` when the receiver has `include_metadata: true`. Like
+//! otelcol, that is only known before the first processor that hands data to another task
+//! (`batch`); after it, and for data no receiver request brought, the source is absent.
 
 use crate::conf_value::any_value_from_conf;
 use crate::string_filter::compile;
 use cormorant_confmap::ConfValue;
+use cormorant_core::client;
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value::Value};
 use cormorant_core::value_text::as_string;
 use regex::Regex;
@@ -44,8 +46,8 @@ pub struct ActionConfig {
 enum Source {
     Value(AnyValue),
     Attribute(String),
-    /// Client metadata, which pipelines do not carry: never present.
-    Context,
+    /// The current client's address or request metadata.
+    Context(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,30 +121,6 @@ impl AttributeActions {
         Ok(AttributeActions { actions })
     }
 
-    /// Whether any action takes its value `from_context`, which never applies here.
-    pub fn reads_context(&self) -> bool {
-        self.actions.iter().any(|action| {
-            matches!(
-                action,
-                Action::Write {
-                    source: Source::Context,
-                    ..
-                }
-            )
-        })
-    }
-
-    /// Logs, once per processor, that its `from_context` actions will never apply.
-    pub fn warn_if_reading_context(&self, processor: &impl std::fmt::Display) {
-        if self.reads_context() {
-            tracing::warn!(
-                %processor,
-                "actions with from_context never apply: Cormorant's pipelines do not carry the \
-                 client's request metadata"
-            );
-        }
-    }
-
     /// Runs every action, in order, on `attributes`.
     pub fn apply(&self, attributes: &mut Vec<KeyValue>) {
         for action in &self.actions {
@@ -203,7 +181,7 @@ fn compile_action(config: &ActionConfig) -> Result<Action, String> {
             } else if !config.from_attribute.is_empty() {
                 Source::Attribute(config.from_attribute.clone())
             } else {
-                Source::Context
+                Source::Context(config.from_context.clone())
             };
             let mode = match action.as_str() {
                 "insert" => WriteMode::Insert,
@@ -309,7 +287,10 @@ fn write(attributes: &mut Vec<KeyValue>, mode: WriteMode, key: &str, source: &So
             Some(at) => attributes[at].value.clone().unwrap_or_default(),
             None => return,
         },
-        Source::Context => return,
+        Source::Context(key) => match client::current().and_then(|client| client.value(key)) {
+            Some(text) => string_value(text),
+            None => return,
+        },
     };
     match (position(attributes, key), mode) {
         (Some(at), WriteMode::Update | WriteMode::Upsert) => attributes[at].value = Some(value),

@@ -85,17 +85,38 @@ fn from_attribute_copies_the_value_and_skips_when_the_source_is_missing() {
     assert_eq!(value_of(&attributes, "peer"), None);
 }
 
-#[test]
-fn from_context_never_applies_and_is_reported() {
-    let mut config = action("insert", "tenant");
-    config.from_context = "metadata.x-tenant".into();
-    let actions = AttributeActions::compile("actions", &[config]).unwrap();
-    assert!(actions.reads_context());
-    let mut attributes = Vec::new();
-    actions.apply(&mut attributes);
-    assert!(attributes.is_empty());
-    let plain = AttributeActions::compile("actions", &[action("delete", "x")]).unwrap();
-    assert!(!plain.reads_context());
+#[tokio::test]
+async fn from_context_reads_the_current_client() {
+    let mut tenant = action("insert", "tenant");
+    tenant.from_context = "metadata.x-tenant".into();
+    let mut peer = action("upsert", "client.ip");
+    peer.from_context = "client.address".into();
+    let mut absent = action("insert", "user");
+    absent.from_context = "metadata.x-user".into();
+    let actions = AttributeActions::compile("actions", &[tenant, peer, absent]).unwrap();
+
+    let mut outside = Vec::new();
+    actions.apply(&mut outside);
+    assert!(outside.is_empty(), "no client outside a request");
+
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-tenant", http::HeaderValue::from_static("acme"));
+    let client = client::ClientInfo::new(Some("192.0.2.7:4000".parse().unwrap()), &headers, true);
+    let inside = client::within(client, async {
+        let mut attributes = Vec::new();
+        actions.apply(&mut attributes);
+        attributes
+    })
+    .await;
+    assert_eq!(
+        value_of(&inside, "tenant"),
+        Some(&Value::StringValue("acme".into()))
+    );
+    assert_eq!(
+        value_of(&inside, "client.ip"),
+        Some(&Value::StringValue("192.0.2.7".into()))
+    );
+    assert_eq!(value_of(&inside, "user"), None);
 }
 
 #[test]

@@ -27,9 +27,7 @@ pub const TYPE: &str = "attributes";
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ProcessorFactory> {
     let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Beta);
-    transform_factory(meta, |id, config: &AttributesConfig, signal| {
-        let transform = AttributesTransform::new(config, signal)?;
-        transform.warn_if_reading_context(id);
-        Ok(transform)
+    transform_factory(meta, |_, config: &AttributesConfig, signal| {
+        AttributesTransform::new(config, signal)
     })
 }

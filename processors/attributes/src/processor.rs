@@ -24,10 +24,6 @@ impl AttributesTransform {
         });
         compiled.map_err(ConfigError::Invalid)
     }
-
-    pub fn warn_if_reading_context(&self, processor: &impl std::fmt::Display) {
-        self.actions.warn_if_reading_context(processor);
-    }
 }
 
 impl PayloadTransform for AttributesTransform {

@@ -74,10 +74,8 @@ impl PayloadTransform for ResourceTransform {
 /// The factory the collector's registry lists.
 pub fn factory() -> Arc<dyn ProcessorFactory> {
     let meta = FactoryMeta::new(TYPE, &Signal::ALL, Stability::Beta);
-    transform_factory(meta, |id, config: &ResourceConfig, _signal| {
-        let transform = ResourceTransform::new(config)?;
-        transform.actions.warn_if_reading_context(id);
-        Ok(transform)
+    transform_factory(meta, |_, config: &ResourceConfig, _signal| {
+        ResourceTransform::new(config)
     })
 }
 

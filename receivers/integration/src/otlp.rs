@@ -11,6 +11,7 @@
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
+use cormorant_core::client::ClientInfo;
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value};
 use cormorant_core::pdata::resource::Resource;
 use cormorant_core::pdata::trace::ResourceSpans;
@@ -60,7 +61,8 @@ pub(crate) async fn export<S: OtlpSignal>(
     .await
     {
         Ok((format, request)) => {
-            let outcome = ingest(&route.consumer, &route.telemetry, request.into()).await;
+            let client = ClientInfo::of_request(&parts.extensions, &parts.headers, false);
+            let outcome = ingest(&route.consumer, &route.telemetry, request.into(), client).await;
             outcome_response::<S>(format, outcome)
         }
         Err(error) => error.into_response(),
@@ -93,7 +95,8 @@ pub(crate) async fn export_traces(
                 peer.as_deref(),
             );
             let payload = Payload::Traces(request.resource_spans);
-            let outcome = ingest(&route.consumer, &route.telemetry, payload).await;
+            let client = ClientInfo::of_request(&parts.extensions, &parts.headers, false);
+            let outcome = ingest(&route.consumer, &route.telemetry, payload, client).await;
             outcome_response::<Traces>(format, outcome)
         }
         Err(error) => error.into_response(),

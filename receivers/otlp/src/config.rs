@@ -63,7 +63,8 @@ pub struct GrpcConfig {
     /// Accepted for compatibility, like `read_buffer_size`.
     pub write_buffer_size: Option<u64>,
     pub keepalive: Option<KeepaliveConfig>,
-    /// Accepted; client metadata is not propagated into the pipeline.
+    /// Keep request headers (gRPC metadata) as the client's, for processors that read them
+    /// (`attributes` with `from_context: metadata.<name>`) before any `batch`.
     pub include_metadata: bool,
     /// Authenticator extensions; rejected while none exist.
     pub auth: Option<IgnoredAny>,
@@ -148,7 +149,8 @@ pub struct HttpConfig {
     /// Largest accepted body, both as received and after decompression.
     pub max_request_body_size: usize,
     pub cors: Option<CorsConfig>,
-    /// Accepted; client metadata is not propagated into the pipeline.
+    /// Keep request headers (gRPC metadata) as the client's, for processors that read them
+    /// (`attributes` with `from_context: metadata.<name>`) before any `batch`.
     pub include_metadata: bool,
     /// Headers added to every response.
     pub response_headers: IndexMap<String, String>,

@@ -4,6 +4,7 @@
 use crate::config::GrpcConfig;
 use cormorant_core::ReceiverConsumers;
 use cormorant_core::SharedConsumer;
+use cormorant_core::client::ClientInfo;
 use cormorant_core::pdata::{
     ExportLogsServiceRequest, ExportLogsServiceResponse, ExportMetricsServiceRequest,
     ExportMetricsServiceResponse, ExportTraceServiceRequest, ExportTraceServiceResponse,
@@ -33,21 +34,30 @@ const GRPC_STATUS: &str = "grpc-status";
 struct ExportService<S> {
     consumer: SharedConsumer,
     telemetry: ReceiverTelemetry,
+    /// Keep gRPC metadata as the client's (`from_context: metadata.<name>`).
+    include_metadata: bool,
     signal: PhantomData<fn() -> S>,
 }
 
 impl<S: OtlpSignal> ExportService<S> {
-    fn new(consumer: SharedConsumer, telemetry: ReceiverTelemetry) -> Self {
+    fn new(consumer: SharedConsumer, telemetry: ReceiverTelemetry, include_metadata: bool) -> Self {
         ExportService {
             consumer,
             telemetry,
+            include_metadata,
             signal: PhantomData,
         }
     }
 
     async fn export(&self, request: Request<S::Request>) -> Result<Response<S::Response>, Status> {
+        let headers = if self.include_metadata {
+            request.metadata().clone().into_headers()
+        } else {
+            http::HeaderMap::new()
+        };
+        let client = ClientInfo::of_request(request.extensions(), &headers, self.include_metadata);
         let payload = request.into_inner().into();
-        ingest(&self.consumer, &self.telemetry, payload)
+        ingest(&self.consumer, &self.telemetry, payload, client)
             .await
             .into_response::<S>()
             .map(Response::new)
@@ -105,15 +115,27 @@ pub(crate) fn router(
     let limit = config.max_message_bytes();
     let mut routes = Routes::default();
     if let Some(consumer) = &consumers.traces {
-        let service = ExportService::<Traces>::new(consumer.clone(), telemetry.clone());
+        let service = ExportService::<Traces>::new(
+            consumer.clone(),
+            telemetry.clone(),
+            config.include_metadata,
+        );
         routes = routes.add_service(configure!(TraceServiceServer::new(service), limit));
     }
     if let Some(consumer) = &consumers.metrics {
-        let service = ExportService::<Metrics>::new(consumer.clone(), telemetry.clone());
+        let service = ExportService::<Metrics>::new(
+            consumer.clone(),
+            telemetry.clone(),
+            config.include_metadata,
+        );
         routes = routes.add_service(configure!(MetricsServiceServer::new(service), limit));
     }
     if let Some(consumer) = &consumers.logs {
-        let service = ExportService::<Logs>::new(consumer.clone(), telemetry.clone());
+        let service = ExportService::<Logs>::new(
+            consumer.clone(),
+            telemetry.clone(),
+            config.include_metadata,
+        );
         routes = routes.add_service(configure!(LogsServiceServer::new(service), limit));
     }
     routes

@@ -9,6 +9,7 @@ use axum::extract::{Request, State};
 use axum::middleware::map_response_with_state;
 use axum::response::Response;
 use axum::routing::any;
+use cormorant_core::client::ClientInfo;
 use cormorant_core::server::AcceptedEncodings;
 use cormorant_core::server::otlp_http::{decode_request, outcome_response, text_response};
 use cormorant_core::server::otlp_ingest::{Logs, Metrics, OtlpSignal, Traces, ingest};
@@ -23,6 +24,8 @@ struct Shared {
     max_body: usize,
     encodings: AcceptedEncodings,
     cors: Option<Cors>,
+    /// Keep request headers as the client's metadata (`from_context: metadata.*`).
+    include_metadata: bool,
 }
 
 /// One signal's route.
@@ -42,6 +45,7 @@ pub(crate) fn router(
         max_body: config.max_request_body_size,
         encodings: config.accepted_encodings()?,
         cors: config.cors.as_ref().and_then(Cors::new),
+        include_metadata: config.include_metadata,
     });
     let route = |consumer: &SharedConsumer| {
         Arc::new(Route {
@@ -98,7 +102,12 @@ async fn handle<S: OtlpSignal>(State(route): State<Arc<Route>>, request: Request
     {
         return cors.preflight(&parts.headers);
     }
-    let mut response = export::<S>(&route, &parts.method, &parts.headers, body).await;
+    let client = ClientInfo::of_request(
+        &parts.extensions,
+        &parts.headers,
+        route.shared.include_metadata,
+    );
+    let mut response = export::<S>(&route, &parts.method, &parts.headers, body, client).await;
     if let Some(cors) = cors {
         cors.decorate(&parts.headers, &mut response);
     }
@@ -110,11 +119,12 @@ async fn export<S: OtlpSignal>(
     method: &Method,
     headers: &HeaderMap,
     body: Body,
+    client: ClientInfo,
 ) -> Response {
     let shared = &route.shared;
     match decode_request::<S>(method, headers, body, shared.max_body, &shared.encodings).await {
         Ok((format, request)) => {
-            let outcome = ingest(&route.consumer, &shared.telemetry, request.into()).await;
+            let outcome = ingest(&route.consumer, &shared.telemetry, request.into(), client).await;
             outcome_response::<S>(format, outcome)
         }
         Err(error) => error.into_response(),

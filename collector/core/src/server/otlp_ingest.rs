@@ -4,6 +4,7 @@
 //! [`OtlpSignal`] ties each signal to its request and response messages, so the gRPC services and
 //! the HTTP handlers of every receiver that speaks OTLP are written once, generically.
 
+use crate::client::{ClientInfo, within};
 use crate::consumer::{ConsumeError, SharedConsumer};
 use crate::pdata::Payload;
 use crate::pdata::{
@@ -97,11 +98,12 @@ impl Outcome {
     }
 }
 
-/// Sends one request's data down the pipeline and records the receiver metrics.
+/// Sends one request's data down the pipeline, as `client`'s, and records the receiver metrics.
 pub async fn ingest(
     consumer: &SharedConsumer,
     telemetry: &ReceiverTelemetry,
     payload: Payload,
+    client: ClientInfo,
 ) -> Outcome {
     let signal = payload.signal();
     let items = payload.item_count();
@@ -109,7 +111,7 @@ pub async fn ingest(
     if items == 0 {
         return Outcome::Accepted;
     }
-    match consumer.consume(payload).await {
+    match within(client, consumer.consume(payload)).await {
         Ok(()) => {
             telemetry.accepted(signal, items);
             Outcome::Accepted
