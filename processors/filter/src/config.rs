@@ -6,13 +6,13 @@ use crate::rules::FilterRules;
 use cormorant_attribute_rules::{AttributeMatchConfig, MatchProperties, SeverityNumberConfig};
 use cormorant_confmap::ConfValue;
 use cormorant_core::{ComponentConfig, ConfigError, Signal};
+use cormorant_ottl::check_error_mode;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilterConfig {
-    /// `ignore`, `silent` or `propagate`. Accepted for compatibility: conditions here are
-    /// checked when the processor is built and cannot fail on data.
+    /// `ignore`, `silent` or `propagate` (see [`check_error_mode`]).
     pub error_mode: String,
     pub traces: TraceConditions,
     pub metrics: MetricFilters,
@@ -111,15 +111,7 @@ impl ComponentConfig for FilterConfig {
     /// Compiles the rules of every signal, so a bad condition is reported by `validate` even for
     /// a signal no pipeline uses yet.
     fn validate(&self) -> Result<(), ConfigError> {
-        if !matches!(
-            self.error_mode.as_str(),
-            "" | "ignore" | "silent" | "propagate"
-        ) {
-            return Err(ConfigError::Invalid(format!(
-                "error_mode {:?} is not one of ignore, silent or propagate",
-                self.error_mode
-            )));
-        }
+        check_error_mode(&self.error_mode).map_err(ConfigError::Invalid)?;
         for signal in Signal::ALL {
             FilterRules::new(self, signal)?;
         }

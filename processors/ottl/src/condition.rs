@@ -8,7 +8,7 @@
 
 use crate::converters::{Converter, compile_converter, convert};
 use crate::fields::{Context, Field, Item, ItemKind, Val, resolve};
-use crate::syntax::{CompareOp, Expr, Literal, Value, leading_names, parse};
+use crate::syntax::{CompareOp, Expr, Literal, Value, check_arity, leading_names, parse};
 use cormorant_attribute_rules::severity_number;
 use cormorant_core::pdata::common::any_value;
 use cormorant_core::pdata::metrics::metric::Data;
@@ -132,16 +132,7 @@ fn compile_call(name: &str, args: &[Value], context: Context) -> Result<Function
             index + 1
         )),
     };
-    let arity = |wanted: usize| {
-        if args.len() == wanted {
-            Ok(())
-        } else {
-            Err(format!(
-                "{name} takes {wanted} argument(s), not {}",
-                args.len()
-            ))
-        }
-    };
+    let arity = |wanted: usize| check_arity(name, args, wanted);
     let type_test = |test| -> Result<Function, String> {
         arity(1)?;
         Ok(Function::IsType(

@@ -9,7 +9,7 @@
 
 use crate::condition::{Operand, compile_value, value};
 use crate::fields::{Context, Item, Val};
-use crate::syntax::{Literal, Value};
+use crate::syntax::{Literal, Value, check_arity};
 use cormorant_core::pdata::common::{AnyValue, any_value};
 use cormorant_core::value_text::as_string;
 use std::borrow::Cow;
@@ -31,16 +31,7 @@ pub(crate) fn compile_converter(
     args: &[Value],
     context: Context,
 ) -> Option<Result<Converter, String>> {
-    let arity = |wanted: usize| {
-        if args.len() == wanted {
-            Ok(())
-        } else {
-            Err(format!(
-                "{name} takes {wanted} argument(s), not {}",
-                args.len()
-            ))
-        }
-    };
+    let arity = |wanted: usize| check_arity(name, args, wanted);
     let one = |make: fn(Box<Operand>) -> Converter| -> Result<Converter, String> {
         arity(1)?;
         Ok(make(Box::new(compile_value(&args[0], context)?)))

@@ -15,3 +15,16 @@ mod syntax;
 pub use condition::Condition;
 pub use fields::{Context, Item, ItemKind, MetricShape, Point};
 pub use statement::{Edit, Editable, Statement};
+
+/// Checks an `error_mode` setting. Statements and conditions here are checked when a processor
+/// is built and cannot fail on data, so the three modes behave alike; they are accepted so that
+/// otelcol configs load, and anything else is refused.
+pub fn check_error_mode(mode: &str) -> Result<(), String> {
+    if matches!(mode, "" | "ignore" | "silent" | "propagate") {
+        Ok(())
+    } else {
+        Err(format!(
+            "error_mode {mode:?} is not one of ignore, silent or propagate"
+        ))
+    }
+}

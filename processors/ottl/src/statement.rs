@@ -13,7 +13,7 @@
 
 use crate::condition::{Compiled, Operand, compile_expr, compile_value, eval, value};
 use crate::fields::{Context, Field, Item, ItemKind, Val, resolve};
-use crate::syntax::{Literal, PathText, StatementText, Value, parse_statement};
+use crate::syntax::{Literal, PathText, StatementText, Value, check_arity, parse_statement};
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value};
 use cormorant_core::pdata::logs::LogRecord;
 use cormorant_core::pdata::metrics::{
@@ -96,17 +96,7 @@ impl Statement {
 
     fn compile_parsed(parsed: &StatementText, context: Context) -> Result<Statement, String> {
         let args = &parsed.args;
-        let arity = |wanted: usize| {
-            if args.len() == wanted {
-                Ok(())
-            } else {
-                Err(format!(
-                    "{} takes {wanted} arguments, not {}",
-                    parsed.editor,
-                    args.len()
-                ))
-            }
-        };
+        let arity = |wanted: usize| check_arity(&parsed.editor, args, wanted);
         let map = || map_argument(&args[0], context);
         let text = |index: usize| string_literal(&args[index], index);
         let number = |index: usize| match &args[index] {

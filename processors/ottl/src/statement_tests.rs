@@ -253,7 +253,7 @@ fn statements_that_cannot_apply_are_refused() {
         (
             r#"set(attributes["a"])"#,
             Context::Span,
-            "set takes 2 arguments",
+            "set takes 2 argument(s)",
         ),
         (
             r#"replace_all_patterns(attributes, "both", "a", "b")"#,

@@ -95,6 +95,18 @@ pub(crate) enum Expr {
     Truth(Value),
 }
 
+/// That function or editor `name` was given `wanted` arguments.
+pub(crate) fn check_arity(name: &str, args: &[Value], wanted: usize) -> Result<(), String> {
+    if args.len() == wanted {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} takes {wanted} argument(s), not {}",
+            args.len()
+        ))
+    }
+}
+
 /// Parses one condition; the error says what was expected and where.
 pub(crate) fn parse(text: &str) -> Result<Expr, String> {
     let tokens = tokenize(text)?;

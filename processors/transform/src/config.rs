@@ -5,13 +5,14 @@
 use crate::rules::TransformRules;
 use cormorant_confmap::ConfValue;
 use cormorant_core::{ComponentConfig, ConfigError, Signal};
+use cormorant_ottl::check_error_mode;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransformConfig {
-    /// `ignore`, `silent` or `propagate`. Accepted: statements here are checked when the
-    /// processor is built, and one that does not fit an item leaves it unchanged.
+    /// `ignore`, `silent` or `propagate` (see [`check_error_mode`]); a statement that does not
+    /// fit an item leaves it unchanged.
     pub error_mode: String,
     pub trace_statements: Vec<ConfValue>,
     pub metric_statements: Vec<ConfValue>,
@@ -27,16 +28,6 @@ pub struct StatementGroup {
     /// The group's statements apply to an item only when one of these holds.
     pub conditions: Vec<String>,
     pub error_mode: String,
-}
-
-pub(crate) fn check_error_mode(mode: &str) -> Result<(), String> {
-    if matches!(mode, "" | "ignore" | "silent" | "propagate") {
-        Ok(())
-    } else {
-        Err(format!(
-            "error_mode {mode:?} is not one of ignore, silent or propagate"
-        ))
-    }
 }
 
 impl ComponentConfig for TransformConfig {

@@ -5,7 +5,7 @@
 //! every log record. A group with `conditions` edits only the items one of them holds for. Each
 //! statement sees the item as the statements before it left it.
 
-use crate::config::{StatementGroup, TransformConfig, check_error_mode};
+use crate::config::{StatementGroup, TransformConfig};
 use cormorant_confmap::ConfValue;
 use cormorant_core::pdata::Payload;
 use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
@@ -15,7 +15,9 @@ use cormorant_core::pdata::resource::Resource;
 use cormorant_core::pdata::trace::ResourceSpans;
 use cormorant_core::processorhelper::PayloadTransform;
 use cormorant_core::{ConfigError, Signal};
-use cormorant_ottl::{Condition, Context, Item, ItemKind, MetricShape, Point, Statement};
+use cormorant_ottl::{
+    Condition, Context, Item, ItemKind, MetricShape, Point, Statement, check_error_mode,
+};
 
 #[derive(Debug, Clone)]
 struct Group {
