@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from clickhouse_store import Store
 from harness import free_port, metric_value, wait_until
 from otlp_json import flat_items, read_json_lines
 
@@ -178,3 +179,53 @@ def test_node_agent_server_span(collectors, processes):
     assert attributes["http.request.method"] == "GET"
     assert attributes["http.response.status_code"] == 200
     assert attributes["client.address"].endswith("127.0.0.1")
+
+
+def test_python_agents_trace_lands_in_the_store_as_grafana_reads_it(collectors, processes,
+                                                                     tmp_path):
+    """The main job's path for SkyWalking agents: agent → skywalking receiver → ClickHouse, then
+    the trace read back with the query Grafana's trace view runs."""
+    store = Store(tmp_path / "store", tmp_path / "store.log").start()
+    try:
+        grpc_port, health, metrics = free_port(), free_port(), free_port()
+        pipeline = {"receivers": ["skywalking"], "exporters": ["clickhouse"]}
+        config = {
+            "receivers": {"skywalking": {"protocols": {
+                "grpc": {"endpoint": f"127.0.0.1:{grpc_port}"}}}},
+            "exporters": {"clickhouse": {
+                "endpoint": store.url, "database": "skywalking", "timeout": "10s",
+                "sending_queue": {"batch": {"flush_timeout": "200ms"}}}},
+            "extensions": {"health_check": {"endpoint": f"127.0.0.1:{health}"}},
+            "service": {"extensions": ["health_check"],
+                        "telemetry": {"metrics": {"address": f"127.0.0.1:{metrics}"}},
+                        "pipelines": {"traces": pipeline, "logs": pipeline}},
+        }
+        collector = collectors.start("skywalking-store", config, health_port=health,
+                                     metrics_port=metrics)
+        _, orders_port = start_python_services(processes, f"127.0.0.1:{grpc_port}", "grpc")
+        assert requests.get(f"http://127.0.0.1:{orders_port}/orders", timeout=10).ok
+
+        count = "SELECT count() FROM skywalking.otel_traces"
+        wait_until(lambda: store.scalar(count) >= 3, timeout=30, message="3 stored spans")
+        [trace_id] = [row["TraceId"] for row in store.rows(
+            "SELECT DISTINCT TraceId FROM skywalking.otel_traces")]
+        rows = store.rows(
+            "SELECT SpanId, ParentSpanId, ServiceName, SpanName, SpanKind, "
+            "SpanAttributes['http.request.method'] AS method "
+            f"FROM skywalking.otel_traces WHERE TraceId = '{trace_id}' ORDER BY Timestamp")
+        by_kind = {(row["ServiceName"], row["SpanKind"]): row for row in rows}
+        assert sorted(by_kind) == [("inventory", "Server"), ("orders", "Client"),
+                                   ("orders", "Server")]
+        assert by_kind[("orders", "Server")]["ParentSpanId"] == ""
+        assert by_kind[("orders", "Client")]["ParentSpanId"] == \
+            by_kind[("orders", "Server")]["SpanId"]
+        assert by_kind[("inventory", "Server")]["ParentSpanId"] == \
+            by_kind[("orders", "Client")]["SpanId"]
+        assert by_kind[("orders", "Server")]["method"] == "GET"
+
+        logs = "SELECT count() FROM skywalking.otel_logs WHERE TraceId = '{}'".format(trace_id)
+        wait_until(lambda: store.scalar(logs) == 2, timeout=30,
+                   message="both services' log lines stored with the trace id")
+        assert collector.stop() == 0
+    finally:
+        store.stop()
