@@ -13,6 +13,7 @@ use crate::proto::{
     Commands, Ignored, LogData, MeterData, MeterDataCollection, SegmentCollection, SegmentObject,
 };
 use axum::body::Body;
+use cormorant_core::client::{self, ClientInfo};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use http::{Request, Response};
@@ -93,7 +94,8 @@ impl tower_service::Service<Request<Body>> for SkyWalkingGrpc {
         let method = path.strip_prefix(PACKAGE_PREFIX).unwrap_or(path).to_owned();
         let ingest = Arc::clone(&self.ingest);
         let limit = self.max_message_bytes;
-        Box::pin(async move {
+        let sender = ClientInfo::of_request(request.extensions(), request.headers(), false);
+        Box::pin(client::within(sender, async move {
             let response = match method.as_str() {
                 "TraceSegmentReportService/collect" => {
                     grpc::<SegmentObject>(limit)
@@ -128,7 +130,7 @@ impl tower_service::Service<Request<Body>> for SkyWalkingGrpc {
                 }
             };
             Ok(response.map(Body::new))
-        })
+        }))
     }
 }
 

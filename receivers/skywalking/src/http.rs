@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
+use cormorant_core::client::{self, ClientInfo};
 use cormorant_core::server::{ContentEncoding, ErrorReply, decompress, read_limited};
 use std::sync::Arc;
 
@@ -97,6 +98,16 @@ async fn logs(State(endpoint): State<Endpoint>, headers: HeaderMap, request: Req
 
 /// Reads the body, parses it with `parse`, and hands what it holds to the pipeline.
 async fn accept<T: Deliver>(
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    request: Request,
+    parse: fn(&[u8]) -> Result<Vec<T>, json::JsonError>,
+) -> Response {
+    let sender = ClientInfo::of_request(request.extensions(), headers, false);
+    client::within(sender, ingest_body(endpoint, headers, request, parse)).await
+}
+
+async fn ingest_body<T: Deliver>(
     endpoint: &Endpoint,
     headers: &HeaderMap,
     request: Request,

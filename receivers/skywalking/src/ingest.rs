@@ -5,7 +5,7 @@ use crate::logs::convert_logs;
 use crate::meters::{MeterCarry, convert_meters};
 use crate::proto::{Ignored, LogData, MeterData, MeterDataCollection, SegmentObject};
 use crate::traces::convert_segments;
-use cormorant_core::client::ClientInfo;
+use cormorant_core::client::{self, ClientInfo};
 use cormorant_core::pdata::{Payload, Signal};
 use cormorant_core::server::ErrorReply;
 use cormorant_core::server::otlp_ingest::{Outcome, ingest};
@@ -90,7 +90,9 @@ impl Ingest {
     }
 
     async fn send(&self, consumer: &SharedConsumer, payload: Payload) -> Result<(), ErrorReply> {
-        match ingest(consumer, &self.telemetry, payload, ClientInfo::default()).await {
+        // The transports run each request within its client ([`cormorant_core::client`]).
+        let client = client::current().map_or_else(ClientInfo::default, |c| (*c).clone());
+        match ingest(consumer, &self.telemetry, payload, client).await {
             Outcome::Accepted | Outcome::Partial { .. } => Ok(()),
             Outcome::Failed(reply) => Err(reply),
         }

@@ -1,15 +1,19 @@
 //! The HTTP endpoints (port 12800) with raw HTTP/1.1 requests: the bodies nginx-lua and the
 //! Python agent send, gzip, and the answers bad bodies get.
 
+use async_trait::async_trait;
+use cormorant_core::client;
 use cormorant_core::testing::Recorder;
-use cormorant_core::{ComponentId, Host, Lifecycle, Payload, ReceiverConsumers};
+use cormorant_core::{
+    ComponentId, ConsumeError, Consumer, Host, Lifecycle, Payload, ReceiverConsumers,
+};
 use cormorant_receiver_skywalking::config::{Protocols, ServerSettings};
 use cormorant_receiver_skywalking::{SkyWalkingReceiver, SkyWalkingReceiverConfig};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -21,8 +25,27 @@ const NGINX_LUA_SEGMENTS: &str = r#"[{"traceId":"6f1e62c2-7cd4-4bd2-8d2b-3a0f4a7
   "peer":"10.0.0.9:51000","spanType":"Entry","spanLayer":"Http","componentId":6000,
   "isError":false,"tags":[{"key":"http.method","value":"GET"}]}]}]"#;
 
+/// A traces consumer that notes which client each payload came from.
+#[derive(Default)]
+struct Senders(Mutex<Vec<Option<String>>>);
+
+#[async_trait]
+impl Consumer for Senders {
+    async fn consume(&self, _payload: Payload) -> Result<(), ConsumeError> {
+        let sender = client::current().and_then(|client| client.value("client.address"));
+        self.0.lock().unwrap().push(sender);
+        Ok(())
+    }
+}
+
 async fn started(max_request_body_size: usize) -> (SkyWalkingReceiver, Arc<Recorder>, SocketAddr) {
-    let traces = Arc::new(Recorder::default());
+    started_with(max_request_body_size, Arc::new(Recorder::default())).await
+}
+
+async fn started_with<C: Consumer>(
+    max_request_body_size: usize,
+    traces: Arc<C>,
+) -> (SkyWalkingReceiver, Arc<C>, SocketAddr) {
     let config = SkyWalkingReceiverConfig {
         protocols: Protocols {
             grpc: None,
@@ -110,6 +133,24 @@ async fn nginx_lua_and_python_bodies_are_accepted_with_an_exact_200() {
     )
     .await;
     assert_eq!(status, 200);
+    receiver
+        .shutdown(tokio::time::Instant::now() + Duration::from_secs(5))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_sender_is_the_pipelines_client() {
+    let (receiver, senders, address) = started_with(1 << 20, Arc::new(Senders::default())).await;
+    let (status, _) = post(
+        address,
+        "/v3/segments",
+        NGINX_LUA_SEGMENTS.as_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(*senders.0.lock().unwrap(), [Some("127.0.0.1".to_owned())]);
     receiver
         .shutdown(tokio::time::Instant::now() + Duration::from_secs(5))
         .await
