@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tonic::codec::CompressionEncoding;
 use tonic::server::{ClientStreamingService, Grpc, UnaryService};
-use tonic::{Status, Streaming};
+use tonic::{Code, Status, Streaming};
 use tonic_prost::ProstCodec;
 
 /// The package prefix of current agents' paths.
@@ -173,11 +173,21 @@ impl<T: Deliver> ClientStreamingService<T> for StreamInto<T> {
                     .await
                     .map_err(|r| r.to_grpc())?;
                 if let Some(status) = broken {
-                    return Err(status);
+                    return Err(client_fault(status));
                 }
             }
             Ok(tonic::Response::new(Commands::default()))
         })
+    }
+}
+
+/// tonic reports a message it cannot decode as INTERNAL; the bytes were the client's, so the
+/// client is told INVALID_ARGUMENT, as for any other bad input.
+fn client_fault(status: Status) -> Status {
+    if status.code() == Code::Internal {
+        Status::invalid_argument(status.message())
+    } else {
+        status
     }
 }
 

@@ -397,6 +397,7 @@ async fn grpc_streams_reach_the_pipelines_under_both_path_families() {
     )
     .await
     .expect_err("a message that is not a segment fails the stream");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("decode"), "{status:?}");
     let delivered: usize = traces.take().iter().map(Payload::item_count).sum();
     assert_eq!(
