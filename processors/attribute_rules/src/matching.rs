@@ -418,14 +418,6 @@ impl Selection {
         Ok(selection)
     }
 
-    /// True when neither block constrains anything: every item is selected.
-    pub fn selects_everything(&self) -> bool {
-        self.include.is_none()
-            && self.exclude.is_none()
-            && self.include_metrics.is_none()
-            && self.exclude_metrics.is_none()
-    }
-
     fn decide(&self, matches: impl Fn(&Matcher) -> bool) -> bool {
         self.include.as_ref().is_none_or(&matches) && !self.exclude.as_ref().is_some_and(&matches)
     }

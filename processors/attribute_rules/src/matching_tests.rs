@@ -271,7 +271,8 @@ fn metrics_are_picked_by_name_only() {
     let mut no_names = props("strict");
     no_names.services = strings(&["x"]);
     let unconstrained = Selection::new(Some(&no_names), None, Signal::Metrics).unwrap();
-    assert!(unconstrained.selects_everything());
+    assert!(unconstrained.selects_metric(&metric("db.client.connections")));
+    assert!(unconstrained.selects_metric(&metric("anything")));
 }
 
 #[test]
