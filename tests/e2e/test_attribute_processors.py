@@ -236,3 +236,44 @@ def test_from_context_reads_the_client_address_and_request_headers(collectors):
         "via grpc": {"tenant": "acme-grpc", "sender": "127.0.0.1"},
         "via http": {"tenant": "acme-http", "sender": "127.0.0.1"},
     }
+
+
+def test_batch_metadata_keys_carry_the_tenant_past_the_batch(collectors):
+    """`batch` with `metadata_keys` batches per tenant and sends each batch on as that tenant,
+    so an `attributes` processor after it still reads `metadata.x-tenant`."""
+    http, health, metrics = free_port(), free_port(), free_port()
+    path = collectors.workdir / "tenants.json"
+    config = {
+        "receivers": {"otlp": {"protocols": {
+            "http": {"endpoint": f"127.0.0.1:{http}", "include_metadata": True}}}},
+        "processors": {
+            "batch": {"timeout": "200ms", "metadata_keys": ["x-tenant"]},
+            "attributes/tenant": {"actions": [
+                {"key": "tenant", "from_context": "metadata.x-tenant", "action": "insert"}]}},
+        "exporters": {"file": {"path": str(path), "flush_interval": "100ms"}},
+        "extensions": {"health_check": {"endpoint": f"127.0.0.1:{health}"}},
+        "service": {"extensions": ["health_check"],
+                    "telemetry": {"metrics": {"address": f"127.0.0.1:{metrics}"}},
+                    "pipelines": {"traces": {"receivers": ["otlp"],
+                                             "processors": ["batch", "attributes/tenant"],
+                                             "exporters": ["file"]}}},
+    }
+    collector = collectors.start("tenants", config, health_port=health, metrics_port=metrics)
+    for tenant in ("acme", "globex", "acme"):
+        exporter = HttpSpanExporter(endpoint=f"http://127.0.0.1:{http}/v1/traces", timeout=10,
+                                    headers={"X-Tenant": tenant})
+        provider = TracerProvider(resource=sdk_resource("checkout"))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("e2e.tenants").start_as_current_span(f"for {tenant}"):
+            pass
+        provider.shutdown()
+
+    def spans():
+        found = [(span.name, attributes_of(span).get("tenant"))
+                 for _, span in flat_items(read_json_lines(path))["spans"]]
+        return found if len(found) == 3 else None
+
+    found = wait_until(spans, timeout=15, message="three spans")
+    assert collector.stop() == 0
+    assert sorted(found) == [("for acme", "acme"), ("for acme", "acme"),
+                             ("for globex", "globex")]

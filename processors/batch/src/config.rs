@@ -18,10 +18,10 @@ pub struct BatchConfig {
     pub timeout: Duration,
     /// Upper bound of one outgoing batch; larger batches are split. Zero means no bound.
     pub send_batch_max_size: usize,
-    /// otelcol batches separately per value of these client metadata keys. Not implemented:
-    /// a non-empty list is rejected so that nobody silently gets mixed batches.
+    /// Batch separately per combination of the values these client metadata keys (request
+    /// headers, with the receiver's `include_metadata`) have; see [`crate::PartitionedBatch`].
     pub metadata_keys: Vec<String>,
-    /// Accepted for compatibility; only meaningful together with `metadata_keys`.
+    /// The most combinations of `metadata_keys` values batched at once; 0 for no limit.
     pub metadata_cardinality_limit: u32,
 }
 
@@ -43,13 +43,6 @@ impl ComponentConfig for BatchConfig {
             return Err(ConfigError::Invalid(
                 "send_batch_max_size must be greater or equal to send_batch_size".into(),
             ));
-        }
-        if !self.metadata_keys.is_empty() {
-            return Err(ConfigError::Invalid(format!(
-                "metadata_keys is not supported yet: batching per client metadata ({}) is not \
-                 implemented; remove metadata_keys to batch all requests together",
-                self.metadata_keys.join(", ")
-            )));
         }
         Ok(())
     }

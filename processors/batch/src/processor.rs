@@ -47,6 +47,11 @@ impl BatchProcessor {
         }
     }
 
+    /// Starts delivering; what `start` does, for batchers made while the pipeline runs.
+    pub(crate) fn start_flushing(&self) {
+        self.spawn_flusher(false);
+    }
+
     /// Spawns the flusher unless it already ran; with `take`, also hands over its handle so
     /// shutdown can wait for its report.
     fn spawn_flusher(&self, take: bool) -> Option<JoinHandle<FlushReport>> {
@@ -81,7 +86,7 @@ impl Consumer for BatchProcessor {
 #[async_trait]
 impl Lifecycle for BatchProcessor {
     async fn start(&self, _host: &Host) -> Result<(), ComponentError> {
-        self.spawn_flusher(false);
+        self.start_flushing();
         Ok(())
     }
 

@@ -4,8 +4,7 @@ use super::common::{Recorder, spans};
 use cormorant_core::config::ConfValue;
 use cormorant_core::pdata::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use cormorant_core::{
-    ComponentId, ConfigError, ConsumeError, CreateSettings, Payload, Signal, Stability,
-    parse_config,
+    ComponentId, ConsumeError, CreateSettings, Payload, Signal, Stability, parse_config,
 };
 use cormorant_processor_batch::{BatchConfig, factory};
 use std::sync::Arc;
@@ -57,21 +56,6 @@ fn max_size_below_size_is_rejected() {
     assert_eq!(
         err.to_string(),
         "send_batch_max_size must be greater or equal to send_batch_size"
-    );
-}
-
-#[test]
-fn metadata_keys_are_rejected_as_unsupported() {
-    let err = parse_config::<BatchConfig>(&conf(&[(
-        "metadata_keys",
-        ConfValue::Seq(vec![ConfValue::String("tenant".into())]),
-    )]))
-    .unwrap_err();
-    assert!(matches!(err, ConfigError::Invalid(_)));
-    assert!(
-        err.to_string().contains("metadata_keys is not supported")
-            && err.to_string().contains("tenant"),
-        "{err}"
     );
 }
 

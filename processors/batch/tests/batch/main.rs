@@ -4,6 +4,7 @@
 mod common;
 mod config;
 mod delivery;
+mod tenants;
 mod triggers;
 
 use cormorant_core::{ComponentId, Consumer, Host, Lifecycle, Signal};
