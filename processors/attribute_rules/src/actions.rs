@@ -367,8 +367,8 @@ fn string_value(text: String) -> AnyValue {
 }
 
 /// Lowercase hex SHA-256 of the value's bytes; values with no bytes to hash (none, bytes, arrays,
-/// key-value lists) become the empty string, as in otelcol.
-fn sha256_hex(value: Option<&AnyValue>) -> String {
+/// key-value lists) become the empty string, as in otelcol. OTTL's `SHA256` shares it.
+pub fn sha256_hex(value: Option<&AnyValue>) -> String {
     let mut number = [0u8; 8];
     let bytes: &[u8] = match value.and_then(|v| v.value.as_ref()) {
         Some(Value::StringValue(text)) => text.as_bytes(),

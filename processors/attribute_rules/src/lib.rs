@@ -13,7 +13,7 @@ mod matching;
 mod severity;
 mod string_filter;
 
-pub use actions::{ActionConfig, AttributeActions};
+pub use actions::{ActionConfig, AttributeActions, sha256_hex};
 pub use conf_value::any_value_from_conf;
 pub use matching::{
     AttributeMatchConfig, AttributeSet, LibraryMatchConfig, MatchProperties, Selection,

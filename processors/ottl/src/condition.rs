@@ -177,7 +177,7 @@ fn compile_call(name: &str, args: &[Value], context: Context) -> Result<Function
         other => Err(format!(
             "function {other} is not supported; supported: IsMatch, IsString, IsInt, \
              IsDouble, IsBool, IsMap, IsList, HasAttrKeyOnDatapoint, HasAttrOnDatapoint, \
-             Concat, ToLowerCase, ToUpperCase, Substring, String, Int, Double"
+             Concat, ToLowerCase, ToUpperCase, Substring, String, Int, Double, Len, SHA256"
         )),
     }
 }

@@ -282,9 +282,9 @@ fn conditions_that_cannot_apply_are_refused_when_compiled() {
         ),
         (r#"name["a"] == "x""#, Context::Span, "takes no key"),
         (
-            r#"Len(name) > 3"#,
+            r#"Size(name) > 3"#,
             Context::Span,
-            "function Len is not supported",
+            "function Size is not supported",
         ),
         (
             r#"IsMatch(name, "(")"#,

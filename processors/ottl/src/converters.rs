@@ -5,11 +5,13 @@
 //! cuts a string by byte offsets, giving `nil` when the range falls outside it or inside a
 //! character; `String(v)` is a value's text as the collector renders attribute values;
 //! `Int(v)` and `Double(v)` convert numbers, booleans and numeric strings, giving `nil` for
-//! anything else.
+//! anything else; `Len(v)` is a string's length in bytes or a list's or map's number of
+//! entries; `SHA256(v)` is the lowercase hex SHA-256 of a string.
 
 use crate::condition::{Operand, compile_value, value};
 use crate::fields::{Context, Item, Val};
 use crate::syntax::{Literal, Value, check_arity};
+use cormorant_attribute_rules::sha256_hex;
 use cormorant_core::pdata::common::{AnyValue, any_value};
 use cormorant_core::value_text::as_string;
 use std::borrow::Cow;
@@ -23,6 +25,8 @@ pub(crate) enum Converter {
     Text(Box<Operand>),
     Int(Box<Operand>),
     Double(Box<Operand>),
+    Len(Box<Operand>),
+    Sha256(Box<Operand>),
 }
 
 /// The converter `name` with `args`; `None` when `name` is not a converter.
@@ -63,6 +67,8 @@ pub(crate) fn compile_converter(
         "String" => one(Converter::Text),
         "Int" => one(Converter::Int),
         "Double" => one(Converter::Double),
+        "Len" => one(Converter::Len),
+        "SHA256" => one(Converter::Sha256),
         "Substring" => (|| {
             arity(3)?;
             Ok(Converter::Substring(
@@ -123,6 +129,24 @@ pub(crate) fn convert<'v>(converter: &'v Converter, item: &Item<'v>) -> Val<'v> 
                 .map(Val::Int)
                 .or_else(|_| text.trim().parse::<f64>().map(|f| Val::Int(f as i64)))
                 .unwrap_or(Val::Nil),
+            _ => Val::Nil,
+        },
+        Converter::Len(target) => match value(target, item) {
+            Val::Str(text) => Val::Int(text.len() as i64),
+            Val::Other(any) => match &any.value {
+                Some(any_value::Value::ArrayValue(list)) => Val::Int(list.values.len() as i64),
+                Some(any_value::Value::KvlistValue(map)) => Val::Int(map.values.len() as i64),
+                _ => Val::Nil,
+            },
+            _ => Val::Nil,
+        },
+        Converter::Sha256(target) => match value(target, item) {
+            Val::Str(text) => {
+                let string = AnyValue {
+                    value: Some(any_value::Value::StringValue(text.into_owned())),
+                };
+                Val::Str(Cow::Owned(sha256_hex(Some(&string))))
+            }
             _ => Val::Nil,
         },
         Converter::Double(target) => match value(target, item) {

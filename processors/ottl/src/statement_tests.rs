@@ -293,6 +293,8 @@ fn converters_compute_values_for_set_and_conditions() {
             r#"set(attributes["ratio"], Double("0.25"))"#,
             r#"set(attributes["not_a_number"], Int("many"))"#,
             r#"set(attributes["matched"], true) where ToLowerCase(resource.attributes["service.name"]) == "checkout""#,
+            r#"set(attributes["name_length"], Len(name))"#,
+            r#"set(attributes["email_hash"], SHA256(attributes["user.email"]))"#,
         ],
         &mut span,
         &resource,
@@ -306,6 +308,11 @@ fn converters_compute_values_for_set_and_conditions() {
         ("code_int", any_value::Value::IntValue(404)),
         ("ratio", any_value::Value::DoubleValue(0.25)),
         ("matched", any_value::Value::BoolValue(true)),
+        ("name_length", any_value::Value::IntValue(13)),
+        (
+            "email_hash",
+            text("b5fc85e55755f9e0d030a10ab4429b6b2944855f9a0d60077fe832becbc41d72"),
+        ),
     ];
     for (key, expected) in expect {
         assert_eq!(value_of(&span.attributes, key), Some(&expected), "{key}");
