@@ -17,7 +17,9 @@ use cormorant_core::pdata::trace::{ResourceSpans, ScopeSpans, Span};
 use cormorant_ebpf::{EventKind, SocketEvent, SocketRole, Transport as EventTransport};
 use foldhash::HashMap;
 
-use super::autotrace::{AutoTraceLimits, AutoTracer, RequestSeen, SeqKey, request_signature};
+use super::autotrace::{
+    AutoTraceLimits, AutoTracer, RequestSeen, SeqKey, SpanIds, request_signature,
+};
 use super::config::EbpfReceiverConfig;
 use super::connections::{
     ChunkMeta, ConnectionKey, ConnectionTable, INFERENCE_ATTEMPTS, MessageOrigin, ParseState,
@@ -513,7 +515,16 @@ impl Capture {
     }
 
     /// The spans built so far, grouped by process, with each process's resource.
+    ///
+    /// Each span's trace and parent are resolved again here: a same-host server can read a
+    /// request and answer it before its client's write is processed (the client thread may be
+    /// descheduled between queueing the bytes and leaving the system call), so the link by TCP
+    /// sequence can be learned after the server's span was built. Entries past their time to
+    /// live but not yet swept still apply; what they say stays true.
     pub fn take_spans(&mut self) -> Vec<ResourceSpans> {
+        for (_, span) in &mut self.spans {
+            relink(&self.tracer, span);
+        }
         let mut counts: HashMap<u32, usize> = HashMap::default();
         for (pid, _) in &self.spans {
             *counts.entry(*pid).or_default() += 1;
@@ -621,6 +632,29 @@ fn classify(
         Transport::Stream
     };
     ParseState::Parsing(Box::new(Connection::new(parser.clone(), role, transport)))
+}
+
+/// Applies links learned since `span` was built: the trace its trace id was aliased to, and a
+/// parent found later.
+fn relink(tracer: &AutoTracer, span: &mut Span) {
+    let (Ok(trace_id), Ok(span_id)) = (
+        <[u8; 16]>::try_from(span.trace_id.as_slice()),
+        <[u8; 8]>::try_from(span.span_id.as_slice()),
+    ) else {
+        return;
+    };
+    let ids = SpanIds {
+        trace_id,
+        span_id,
+        parent_span_id: <[u8; 8]>::try_from(span.parent_span_id.as_slice()).ok(),
+    };
+    let resolved = tracer.resolve(ids, 0);
+    if resolved.trace_id != trace_id {
+        span.trace_id = resolved.trace_id.to_vec();
+    }
+    if let (None, Some(parent)) = (ids.parent_span_id, resolved.parent_span_id) {
+        span.parent_span_id = parent.to_vec();
+    }
 }
 
 #[path = "process_events.rs"]

@@ -184,6 +184,42 @@ fn three_processes_form_one_trace() {
     );
 }
 
+/// The backend reads the request and answers it before the gateway's write of that request is
+/// processed: the gateway thread was descheduled between queueing the bytes and leaving the
+/// system call. The link by TCP sequence comes after the backend's span was built.
+#[test]
+fn a_server_answered_before_its_clients_write_was_seen_still_joins_the_trace() {
+    let mut capture = capture("{}");
+    let curl = Event::on(CURL, CURL, 3, 50_000, 8080);
+    let gateway_in = Event::on(GATEWAY, 101, 5, 8080, 50_000);
+    let gateway_out = Event::on(GATEWAY, 101, 6, 40_000, 9000);
+    let backend = Event::on(BACKEND, 201, 7, 9000, 40_000);
+    capture.handle(curl.connect(1));
+    capture.handle(gateway_in.base(EventKind::Accept, 2));
+    capture.handle(curl.write(1000, 10, REQUEST));
+    capture.handle(gateway_in.read(1000, 20, REQUEST));
+    capture.handle(gateway_out.connect(21));
+    capture.handle(backend.read(5000, 31, BACKEND_REQUEST));
+    capture.handle(backend.write(7000, 40, RESPONSE));
+    capture.handle(gateway_out.write(5000, 30, BACKEND_REQUEST));
+    capture.handle(gateway_out.read(7000, 45, RESPONSE));
+    capture.handle(gateway_in.write(9000, 50, RESPONSE));
+    capture.handle(curl.read(9000, 55, RESPONSE));
+    let spans = spans(&mut capture);
+    let find = |name: &str, kind: SpanKind| {
+        spans
+            .iter()
+            .map(|(_, span)| span)
+            .find(|span| span.name == name && span.kind == kind as i32)
+            .unwrap_or_else(|| panic!("{name} {kind:?} in {spans:#?}"))
+    };
+    let curl = find("GET /api/v1", SpanKind::Client);
+    let gateway_call = find("GET /inventory/7", SpanKind::Client);
+    let backend = find("GET /inventory/7", SpanKind::Server);
+    assert_eq!(backend.trace_id, curl.trace_id);
+    assert_eq!(backend.parent_span_id, gateway_call.span_id);
+}
+
 #[test]
 fn filters_drop_events_before_any_state_is_kept() {
     let mut capture = capture("ports: {exclude: [9000]}\npids: {exclude: [300]}");
