@@ -125,9 +125,20 @@ const REQUEST: &[u8] = b"GET /api/v1/orders HTTP/1.1\r\nHost: gw\r\n\r\n";
 const BACKEND_REQUEST: &[u8] = b"GET /inventory/7 HTTP/1.1\r\nHost: backend\r\n\r\n";
 const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
-/// curl → gateway → backend, where the backend's read is processed before the gateway's
-/// write (the ring buffer may order them so), and the backend socket predates tracing.
-fn three_hops(capture: &mut Capture) {
+/// The order the backend's events are processed in, relative to the gateway's write of the
+/// request they answer.
+#[derive(Clone, Copy, PartialEq)]
+enum BackendOrder {
+    /// The read before the gateway's write: the ring buffer may order them so.
+    ReadsFirst,
+    /// Read and answered before the gateway's write: the gateway thread was descheduled
+    /// between queueing the bytes and leaving the system call.
+    AnswersFirst,
+}
+
+/// curl → gateway → backend, the backend socket predating tracing, its events ordered by
+/// `order`.
+fn three_hops(capture: &mut Capture, order: BackendOrder) {
     let curl = Event::on(CURL, CURL, 3, 50_000, 8080);
     let gateway_in = Event::on(GATEWAY, 101, 5, 8080, 50_000);
     let gateway_out = Event::on(GATEWAY, 101, 6, 40_000, 9000);
@@ -138,30 +149,37 @@ fn three_hops(capture: &mut Capture) {
     capture.handle(gateway_in.read(1000, 20, REQUEST));
     capture.handle(gateway_out.connect(21));
     capture.handle(backend.read(5000, 31, BACKEND_REQUEST));
+    if order == BackendOrder::AnswersFirst {
+        capture.handle(backend.write(7000, 40, RESPONSE));
+    }
     capture.handle(gateway_out.write(5000, 30, BACKEND_REQUEST));
-    capture.handle(backend.write(7000, 40, RESPONSE));
+    if order == BackendOrder::ReadsFirst {
+        capture.handle(backend.write(7000, 40, RESPONSE));
+    }
     capture.handle(gateway_out.read(7000, 45, RESPONSE));
     capture.handle(gateway_in.write(9000, 50, RESPONSE));
     capture.handle(curl.read(9000, 55, RESPONSE));
 }
 
+/// The span named `name` of `kind` among `spans`.
+fn find<'a>(spans: &'a [(i64, Span)], name: &str, kind: SpanKind) -> &'a Span {
+    spans
+        .iter()
+        .map(|(_, span)| span)
+        .find(|span| span.name == name && span.kind == kind as i32)
+        .unwrap_or_else(|| panic!("{name} {kind:?} in {spans:#?}"))
+}
+
 #[test]
 fn three_processes_form_one_trace() {
     let mut capture = capture("{}");
-    three_hops(&mut capture);
+    three_hops(&mut capture, BackendOrder::ReadsFirst);
     assert_eq!(capture.pending_spans(), 4);
     let spans = spans(&mut capture);
-    let find = |name: &str, kind: SpanKind| {
-        spans
-            .iter()
-            .map(|(_, span)| span)
-            .find(|span| span.name == name && span.kind == kind as i32)
-            .unwrap_or_else(|| panic!("{name} {kind:?} in {spans:#?}"))
-    };
-    let curl = find("GET /api/v1", SpanKind::Client);
-    let gateway = find("GET /api/v1", SpanKind::Server);
-    let gateway_call = find("GET /inventory/7", SpanKind::Client);
-    let backend = find("GET /inventory/7", SpanKind::Server);
+    let curl = find(&spans, "GET /api/v1", SpanKind::Client);
+    let gateway = find(&spans, "GET /api/v1", SpanKind::Server);
+    let gateway_call = find(&spans, "GET /inventory/7", SpanKind::Client);
+    let backend = find(&spans, "GET /inventory/7", SpanKind::Server);
     assert!(curl.parent_span_id.is_empty());
     assert_eq!(
         gateway.parent_span_id, curl.span_id,
@@ -184,38 +202,15 @@ fn three_processes_form_one_trace() {
     );
 }
 
-/// The backend reads the request and answers it before the gateway's write of that request is
-/// processed: the gateway thread was descheduled between queueing the bytes and leaving the
-/// system call. The link by TCP sequence comes after the backend's span was built.
+/// The link by TCP sequence comes after the backend's span was built; it still joins the trace.
 #[test]
 fn a_server_answered_before_its_clients_write_was_seen_still_joins_the_trace() {
     let mut capture = capture("{}");
-    let curl = Event::on(CURL, CURL, 3, 50_000, 8080);
-    let gateway_in = Event::on(GATEWAY, 101, 5, 8080, 50_000);
-    let gateway_out = Event::on(GATEWAY, 101, 6, 40_000, 9000);
-    let backend = Event::on(BACKEND, 201, 7, 9000, 40_000);
-    capture.handle(curl.connect(1));
-    capture.handle(gateway_in.base(EventKind::Accept, 2));
-    capture.handle(curl.write(1000, 10, REQUEST));
-    capture.handle(gateway_in.read(1000, 20, REQUEST));
-    capture.handle(gateway_out.connect(21));
-    capture.handle(backend.read(5000, 31, BACKEND_REQUEST));
-    capture.handle(backend.write(7000, 40, RESPONSE));
-    capture.handle(gateway_out.write(5000, 30, BACKEND_REQUEST));
-    capture.handle(gateway_out.read(7000, 45, RESPONSE));
-    capture.handle(gateway_in.write(9000, 50, RESPONSE));
-    capture.handle(curl.read(9000, 55, RESPONSE));
+    three_hops(&mut capture, BackendOrder::AnswersFirst);
     let spans = spans(&mut capture);
-    let find = |name: &str, kind: SpanKind| {
-        spans
-            .iter()
-            .map(|(_, span)| span)
-            .find(|span| span.name == name && span.kind == kind as i32)
-            .unwrap_or_else(|| panic!("{name} {kind:?} in {spans:#?}"))
-    };
-    let curl = find("GET /api/v1", SpanKind::Client);
-    let gateway_call = find("GET /inventory/7", SpanKind::Client);
-    let backend = find("GET /inventory/7", SpanKind::Server);
+    let curl = find(&spans, "GET /api/v1", SpanKind::Client);
+    let gateway_call = find(&spans, "GET /inventory/7", SpanKind::Client);
+    let backend = find(&spans, "GET /inventory/7", SpanKind::Server);
     assert_eq!(backend.trace_id, curl.trace_id);
     assert_eq!(backend.parent_span_id, gateway_call.span_id);
 }
@@ -223,7 +218,7 @@ fn a_server_answered_before_its_clients_write_was_seen_still_joins_the_trace() {
 #[test]
 fn filters_drop_events_before_any_state_is_kept() {
     let mut capture = capture("ports: {exclude: [9000]}\npids: {exclude: [300]}");
-    three_hops(&mut capture);
+    three_hops(&mut capture, BackendOrder::ReadsFirst);
     let spans = spans(&mut capture);
     let names: Vec<(&str, i32)> = spans
         .iter()
@@ -236,7 +231,7 @@ fn filters_drop_events_before_any_state_is_kept() {
     );
 
     let mut by_comm = self::capture("comm: {include: [proc200]}");
-    three_hops(&mut by_comm);
+    three_hops(&mut by_comm, BackendOrder::ReadsFirst);
     let spans = self::spans(&mut by_comm);
     assert_eq!(spans.len(), 1);
     assert_eq!(spans[0].1.kind, SpanKind::Server as i32);
