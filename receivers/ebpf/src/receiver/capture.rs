@@ -297,11 +297,8 @@ impl Capture {
             exchange.duration_ns(),
         );
         if self.config.spans.enabled {
-            let ids = self
-                .tracer
-                .resolve(state.ids, exchange.response.last_byte_ns);
             let span = exchange_span(
-                ids,
+                state.ids,
                 &site,
                 exchange.request.message,
                 &exchange.response.message,
@@ -426,11 +423,10 @@ impl Capture {
             end.saturating_sub(request.first_byte_ns),
         );
         if self.config.spans.enabled {
-            let ids = self.tracer.resolve(state.ids, end);
             let timing = self.timing(request.first_byte_ns, end);
             self.push_span(
                 key.pid,
-                unanswered_span(ids, &site, pending.request.message, timing),
+                unanswered_span(state.ids, &site, pending.request.message, timing),
             );
         }
     }
@@ -516,11 +512,12 @@ impl Capture {
 
     /// The spans built so far, grouped by process, with each process's resource.
     ///
-    /// Each span's trace and parent are resolved again here: a same-host server can read a
-    /// request and answer it before its client's write is processed (the client thread may be
-    /// descheduled between queueing the bytes and leaving the system call), so the link by TCP
-    /// sequence can be learned after the server's span was built. Entries past their time to
-    /// live but not yet swept still apply; what they say stays true.
+    /// Spans are built with the ids their request got and take their final trace and parent
+    /// here, once, rather than when they are built: a same-host server can read a request and
+    /// answer it before its client's write is processed (the client thread may be descheduled
+    /// between queueing the bytes and leaving the system call), so the link by TCP sequence can
+    /// be learned after the server's span was built. Entries past their time to live but not yet
+    /// swept still apply; what they say stays true.
     pub fn take_spans(&mut self) -> Vec<ResourceSpans> {
         for (_, span) in &mut self.spans {
             relink(&self.tracer, span);
