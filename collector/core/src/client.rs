@@ -66,13 +66,15 @@ impl ClientInfo {
         if key.starts_with("auth.") {
             return None;
         }
-        let name = key
-            .strip_prefix("metadata.")
-            .unwrap_or(key)
-            .to_ascii_lowercase();
+        let name = key.strip_prefix("metadata.").unwrap_or(key);
+        self.header(&name.to_ascii_lowercase())
+    }
+
+    /// The values of header `lower_name` (lower case, as stored) joined with `;`.
+    pub fn header(&self, lower_name: &str) -> Option<String> {
         self.metadata
             .iter()
-            .find(|(known, _)| *known == name)
+            .find(|(known, _)| known == lower_name)
             .map(|(_, values)| values.join(";"))
     }
 }

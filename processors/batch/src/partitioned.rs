@@ -17,6 +17,7 @@ use cormorant_core::{
     ComponentError, ComponentId, ConsumeError, Consumer, Host, Lifecycle, Payload, Processor,
     SharedConsumer, Signal,
 };
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
@@ -35,7 +36,7 @@ pub struct PartitionedBatch {
     next: SharedConsumer,
     /// The keys, lower-cased as header names are.
     keys: Vec<String>,
-    partitions: Mutex<Vec<(Combination, Arc<BatchProcessor>)>>,
+    partitions: Mutex<HashMap<Combination, Arc<BatchProcessor>>>,
     started: AtomicBool,
 }
 
@@ -73,7 +74,7 @@ impl PartitionedBatch {
                 .collect(),
             config: config.clone(),
             next,
-            partitions: Mutex::new(Vec::new()),
+            partitions: Mutex::new(HashMap::new()),
             started: AtomicBool::new(false),
         }
     }
@@ -83,11 +84,7 @@ impl PartitionedBatch {
         let client = client::current();
         self.keys
             .iter()
-            .map(|key| {
-                client
-                    .as_ref()
-                    .and_then(|c| c.value(&format!("metadata.{key}")))
-            })
+            .map(|key| client.as_ref().and_then(|c| c.header(key)))
             .collect()
     }
 
@@ -97,7 +94,7 @@ impl PartitionedBatch {
             .partitions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some((_, batcher)) = partitions.iter().find(|(known, _)| *known == combination) {
+        if let Some(batcher) = partitions.get(&combination) {
             return Some(Arc::clone(batcher));
         }
         let limit = self.config.metadata_cardinality_limit as usize;
@@ -126,7 +123,7 @@ impl PartitionedBatch {
         if self.started.load(Ordering::Acquire) {
             batcher.start_flushing();
         }
-        partitions.push((combination, Arc::clone(&batcher)));
+        partitions.insert(combination, Arc::clone(&batcher));
         Some(batcher)
     }
 
@@ -135,10 +132,7 @@ impl PartitionedBatch {
             .partitions
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        partitions
-            .iter()
-            .map(|(_, batcher)| Arc::clone(batcher))
-            .collect()
+        partitions.values().map(Arc::clone).collect()
     }
 }
 
