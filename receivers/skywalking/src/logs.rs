@@ -8,8 +8,8 @@
 //!   inside a span points at that span.
 
 use crate::proto::{LogContent, LogData, LogTraceContext};
-use crate::traces::{nanos, resource, resource_is};
-use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, any_value};
+use crate::traces::{instance_entry, nanos};
+use cormorant_core::pdata::common::{AnyValue, any_value};
 use cormorant_core::pdata::logs::{LogRecord, ResourceLogs, ScopeLogs};
 use cormorant_core::pdata::string_attribute;
 use cormorant_core::skywalking_ids;
@@ -21,23 +21,20 @@ const LEVEL_TAG: &str = "level";
 pub fn convert_logs(lines: impl IntoIterator<Item = LogData>) -> Vec<ResourceLogs> {
     let mut resources: Vec<ResourceLogs> = Vec::new();
     for line in lines {
-        let at = resources
-            .iter()
-            .position(|r| resource_is(r.resource.as_ref(), &line.service, &line.service_instance))
-            .unwrap_or_else(|| {
-                resources.push(ResourceLogs {
-                    resource: Some(resource(&line.service, &line.service_instance)),
-                    scope_logs: vec![ScopeLogs {
-                        scope: Some(InstrumentationScope {
-                            name: crate::traces::SCOPE_NAME.to_owned(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }],
+        let at = instance_entry(
+            &mut resources,
+            &line.service,
+            &line.service_instance,
+            |r| r.resource.as_ref(),
+            |resource, scope| ResourceLogs {
+                resource: Some(resource),
+                scope_logs: vec![ScopeLogs {
+                    scope: Some(scope),
                     ..Default::default()
-                });
-                resources.len() - 1
-            });
+                }],
+                ..Default::default()
+            },
+        );
         resources[at].scope_logs[0].log_records.push(record(line));
     }
     resources

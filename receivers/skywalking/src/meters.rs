@@ -10,8 +10,8 @@
 //!   ([`MeterCarry`]).
 
 use crate::proto::{Label, MeterData, MeterHistogram, MeterSingleValue, MeterValue};
-use crate::traces::{SCOPE_NAME, nanos, resource, resource_is};
-use cormorant_core::pdata::common::{InstrumentationScope, KeyValue};
+use crate::traces::{instance_entry, nanos};
+use cormorant_core::pdata::common::KeyValue;
 use cormorant_core::pdata::metrics::{
     AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint,
     ResourceMetrics, ScopeMetrics, metric::Data, number_data_point,
@@ -53,29 +53,20 @@ pub fn convert_meters(readings: impl IntoIterator<Item = MeterData>) -> Vec<Reso
         let Some(value) = reading.metric else {
             continue;
         };
-        let at = resources
-            .iter()
-            .position(|r| {
-                resource_is(
-                    r.resource.as_ref(),
-                    &reading.service,
-                    &reading.service_instance,
-                )
-            })
-            .unwrap_or_else(|| {
-                resources.push(ResourceMetrics {
-                    resource: Some(resource(&reading.service, &reading.service_instance)),
-                    scope_metrics: vec![ScopeMetrics {
-                        scope: Some(InstrumentationScope {
-                            name: SCOPE_NAME.to_owned(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }],
+        let at = instance_entry(
+            &mut resources,
+            &reading.service,
+            &reading.service_instance,
+            |r| r.resource.as_ref(),
+            |resource, scope| ResourceMetrics {
+                resource: Some(resource),
+                scope_metrics: vec![ScopeMetrics {
+                    scope: Some(scope),
                     ..Default::default()
-                });
-                resources.len() - 1
-            });
+                }],
+                ..Default::default()
+            },
+        );
         let time = nanos(reading.timestamp);
         let metric = match value {
             MeterValue::SingleValue(single) => gauge(single, time),

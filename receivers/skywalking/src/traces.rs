@@ -59,27 +59,20 @@ pub struct Converted {
 pub fn convert_segments(segments: impl IntoIterator<Item = SegmentObject>) -> Converted {
     let mut converted = Converted::default();
     for segment in segments {
-        let resource_at = converted.resources.iter().position(|r| {
-            resource_is(
-                r.resource.as_ref(),
-                &segment.service,
-                &segment.service_instance,
-            )
-        });
-        let at = resource_at.unwrap_or_else(|| {
-            converted.resources.push(ResourceSpans {
-                resource: Some(resource(&segment.service, &segment.service_instance)),
+        let at = instance_entry(
+            &mut converted.resources,
+            &segment.service,
+            &segment.service_instance,
+            |r| r.resource.as_ref(),
+            |resource, scope| ResourceSpans {
+                resource: Some(resource),
                 scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: SCOPE_NAME.to_owned(),
-                        ..Default::default()
-                    }),
+                    scope: Some(scope),
                     ..Default::default()
                 }],
                 ..Default::default()
-            });
-            converted.resources.len() - 1
-        });
+            },
+        );
         let spans = &mut converted.resources[at].scope_spans[0].spans;
         let Some(trace_id) = skywalking_ids::id_bytes(&segment.trace_id) else {
             converted.dropped += segment.spans.len();
@@ -102,7 +95,7 @@ pub fn convert_segments(segments: impl IntoIterator<Item = SegmentObject>) -> Co
 }
 
 /// The resource of a SkyWalking service instance.
-pub fn resource(service: &str, instance: &str) -> Resource {
+fn resource(service: &str, instance: &str) -> Resource {
     let mut attributes = vec![string_attribute("service.name", service)];
     if !instance.is_empty() {
         attributes.push(string_attribute("service.instance.id", instance));
@@ -113,9 +106,33 @@ pub fn resource(service: &str, instance: &str) -> Resource {
     }
 }
 
+/// The index in `list` of the entry (resource spans, metrics or logs) of a service instance,
+/// made by `make` from the instance's resource and the receiver's scope on first use, so a
+/// batch holds one entry per instance.
+pub(crate) fn instance_entry<R>(
+    list: &mut Vec<R>,
+    service: &str,
+    instance: &str,
+    resource_of: impl Fn(&R) -> Option<&Resource>,
+    make: impl FnOnce(Resource, InstrumentationScope) -> R,
+) -> usize {
+    if let Some(at) = list
+        .iter()
+        .position(|entry| resource_is(resource_of(entry), service, instance))
+    {
+        return at;
+    }
+    let scope = InstrumentationScope {
+        name: SCOPE_NAME.to_owned(),
+        ..Default::default()
+    };
+    list.push(make(resource(service, instance), scope));
+    list.len() - 1
+}
+
 /// Whether `resource` is the one [`resource`] builds for this service instance (compared in
 /// place: this runs for every segment).
-pub fn resource_is(resource: Option<&Resource>, service: &str, instance: &str) -> bool {
+fn resource_is(resource: Option<&Resource>, service: &str, instance: &str) -> bool {
     let Some(resource) = resource else {
         return false;
     };
