@@ -12,7 +12,7 @@
 //! leaves the target as it was, as OTTL's `ignore` error mode does.
 
 use crate::condition::{Compiled, Operand, compile_expr, compile_value, eval, value};
-use crate::fields::{Context, Field, Item, ItemKind, Val, resolve};
+use crate::fields::{Context, Field, Item, Val, resolve};
 use crate::syntax::{Literal, PathText, StatementText, Value, check_arity, parse_statement};
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value};
 use cormorant_core::pdata::logs::LogRecord;
@@ -33,7 +33,11 @@ pub struct Statement {
 /// What a statement can write to.
 #[derive(Debug, Clone, PartialEq)]
 enum Target {
-    Attribute(String),
+    /// An attribute of the edited item, with the field its current value is read through.
+    Attribute {
+        key: String,
+        read: Field,
+    },
     Field(Field),
 }
 
@@ -211,11 +215,8 @@ impl Statement {
         match &self.editor {
             Editor::Set(to, from) => Some(Edit(Change::Write(to, owned(value(from, item))?))),
             Editor::ReplacePattern(to, pattern, replacement) => {
-                let current = match to {
-                    Target::Attribute(key) => item_attribute(item, key),
-                    Target::Field(field) => field.read(item),
-                };
-                let Val::Str(text) = current else {
+                let (Target::Attribute { read, .. } | Target::Field(read)) = to;
+                let Val::Str(text) = read.read(item) else {
                     return None;
                 };
                 let replaced = pattern.replace_all(&text, replacement.as_str());
@@ -292,19 +293,9 @@ fn edit_map(editor: &Editor, attributes: &mut Vec<KeyValue>) {
     }
 }
 
-/// The value of the attribute `key` of the item a statement edits: the resource's own in the
-/// resource context, the span's, event's, record's or point's otherwise.
-fn item_attribute<'a>(item: &Item<'a>, key: &str) -> Val<'a> {
-    let field = match item.kind {
-        ItemKind::Resource => Field::ResourceAttribute(key.to_owned()),
-        _ => Field::Attribute(key.to_owned()),
-    };
-    field.read(item)
-}
-
 fn write(target: &mut impl Editable, to: &Target, new: AnyValue) {
     match to {
-        Target::Attribute(key) => {
+        Target::Attribute { key, .. } => {
             let Some(attributes) = target.attributes_mut() else {
                 return;
             };
@@ -390,7 +381,16 @@ fn target(value: &Value, context: Context) -> Result<Target, String> {
     };
     if own_attributes(path, context) {
         return match path.keys.as_slice() {
-            [key] => Ok(Target::Attribute(key.clone())),
+            [key] => Ok(Target::Attribute {
+                key: key.clone(),
+                // How the item's current value is read: the resource's own attributes in the
+                // resource context, the span's, event's, record's or point's otherwise.
+                read: if context == Context::Resource {
+                    Field::ResourceAttribute(key.clone())
+                } else {
+                    Field::Attribute(key.clone())
+                },
+            }),
             _ => Err(format!("{path} needs one key, as in attributes[\"name\"]")),
         };
     }
@@ -447,17 +447,20 @@ impl Editable for Span {
     }
 
     fn set_field(&mut self, field: &Field, value: AnyValue) {
-        let status = || Status::default();
         match field {
-            Field::SpanName => self.name = text_of(&value).unwrap_or_else(|| self.name.clone()),
+            Field::SpanName => {
+                if let Some(name) = text_of(&value) {
+                    self.name = name;
+                }
+            }
             Field::StatusCode => {
                 if let Some(code) = int_of(&value).filter(|code| (0..=2).contains(code)) {
-                    self.status.get_or_insert_with(status).code = code;
+                    self.status.get_or_insert_with(Status::default).code = code;
                 }
             }
             Field::StatusMessage => {
                 if let Some(message) = text_of(&value) {
-                    self.status.get_or_insert_with(status).message = message;
+                    self.status.get_or_insert_with(Status::default).message = message;
                 }
             }
             _ => {}
