@@ -159,9 +159,20 @@ fn push_json(out: &mut Vec<u8>, value: Option<&AnyValue>) -> Result<(), Unsuppor
     Ok(())
 }
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Lowercase hex of `bytes`, as trace and span ids and digests are written everywhere.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
+}
+
 /// A JSON string with Go's escaping (HTML-safe, `\b`/`\f` short forms since Go 1.22).
 fn push_json_string(out: &mut Vec<u8>, text: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = text.as_bytes();
     let mut copied_up_to = 0;
@@ -246,6 +257,12 @@ mod tests {
 
     fn text_of(inner: Value) -> String {
         text(Some(&value(inner)))
+    }
+
+    #[test]
+    fn hex_is_lowercase_two_digits_a_byte() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xab, 0xff]), "000fabff");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::string_filter::compile;
 use cormorant_confmap::ConfValue;
 use cormorant_core::client;
 use cormorant_core::pdata::common::{AnyValue, KeyValue, any_value::Value};
-use cormorant_core::value_text::as_string;
+use cormorant_core::value_text::{as_string, hex};
 use regex::Regex;
 use serde::Deserialize;
 
@@ -386,14 +386,7 @@ pub fn sha256_hex(value: Option<&AnyValue>) -> String {
         }
         _ => return String::new(),
     };
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let mut hex = String::with_capacity(64);
-    for byte in digest.as_ref() {
-        hex.push(char::from(HEX[usize::from(byte >> 4)]));
-        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
-    }
-    hex
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
 }
 
 #[cfg(test)]

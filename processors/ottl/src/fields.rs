@@ -14,6 +14,7 @@ use cormorant_core::pdata::metrics::{
     metric::Data, number_data_point,
 };
 use cormorant_core::pdata::trace::{Span, span::Event};
+use cormorant_core::value_text;
 use std::borrow::Cow;
 
 /// The kind of item a condition judges.
@@ -289,9 +290,7 @@ fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Val<'a> {
 }
 
 fn hex(bytes: &[u8]) -> Val<'static> {
-    Val::Str(Cow::Owned(
-        bytes.iter().map(|b| format!("{b:02x}")).collect(),
-    ))
+    Val::Str(Cow::Owned(value_text::hex(bytes)))
 }
 
 fn text(value: &str) -> Val<'_> {

@@ -61,7 +61,8 @@ pub struct ServerSettings {
     pub max_recv_msg_size_mib: Option<usize>,
     /// HTTP: the largest body, in bytes (otelcol's key).
     pub max_request_body_size: Option<usize>,
-    /// Accepted for compatibility: pipelines do not carry client metadata.
+    /// Accepted for compatibility, with no effect: this receiver gives the pipeline the sender's
+    /// address (`from_context: client.address`) but not its headers.
     pub include_metadata: bool,
 }
 

@@ -10,7 +10,6 @@ mod traces;
 use cormorant_core::pdata::Payload;
 use cormorant_core::pdata::common::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use cormorant_core::pdata::resource::Resource;
-use std::fmt::Write;
 
 /// `basic`: the counts of one batch, e.g. `Traces {"resource spans": 1, "spans": 2}`.
 pub fn summary(payload: &Payload) -> String {
@@ -52,15 +51,7 @@ pub fn detailed(payload: &Payload) -> String {
     }
 }
 
-/// Lowercase hex, as trace and span ids are shown everywhere else.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
-}
+pub(crate) use cormorant_core::value_text::hex;
 
 /// A typed value, its type visible: `Str(GET)`, `Int(200)`, `Map({"k": Bool(true)})`.
 pub(crate) fn value(any: Option<&AnyValue>) -> String {
