@@ -64,10 +64,7 @@ fn non_zero<const N: usize>(id: [u8; N]) -> Option<[u8; N]> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use crate::value_text::hex;
 
     #[test]
     fn hex_and_uuid_ids_are_their_bytes() {

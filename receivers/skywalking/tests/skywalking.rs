@@ -8,6 +8,7 @@ use cormorant_core::pdata::metrics::metric::Data;
 use cormorant_core::pdata::trace::span::SpanKind;
 use cormorant_core::pdata::trace::{ResourceSpans, Span};
 use cormorant_core::testing::{Recorder, attribute};
+use cormorant_core::value_text::hex;
 use cormorant_core::{ComponentId, Host, Lifecycle, Payload, ReceiverConsumers, skywalking_ids};
 use cormorant_receiver_skywalking::config::{Protocols, ServerSettings};
 use cormorant_receiver_skywalking::logs::convert_logs;
@@ -31,10 +32,6 @@ fn fixture(name: &str) -> Vec<u8> {
 
 fn text(value: &str) -> Value {
     Value::StringValue(value.to_owned())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn spans_of(resources: &[ResourceSpans]) -> Vec<&Span> {
